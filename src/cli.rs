@@ -1,0 +1,7 @@
+//! Command-line interface.
+use std::process::ExitCode;
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    ExitCode::SUCCESS
+}

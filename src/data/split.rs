@@ -1,0 +1,1 @@
+//! Splits of a cohort into folds (filled in below).

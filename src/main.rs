@@ -1,0 +1,6 @@
+//! The `radbench` command: parses arguments, calls the library, maps errors to exit codes.
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    radbench::cli::main()
+}

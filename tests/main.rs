@@ -1,0 +1,1 @@
+//! Integration and conformance tests, linked into one binary.

@@ -16,6 +16,7 @@ pub mod features;
 pub mod models;
 pub mod report;
 pub mod runner;
+pub mod seed;
 pub mod spec;
 
 pub use error::Error;

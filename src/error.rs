@@ -6,4 +6,7 @@ pub enum Error {
     /// Cohort data.
     #[error(transparent)]
     Data(#[from] crate::data::DataError),
+    /// Radiomics feature extraction.
+    #[error(transparent)]
+    Features(#[from] crate::features::FeatureError),
 }

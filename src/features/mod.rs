@@ -3,9 +3,19 @@
 //!
 //! Principal types: [`FeatureFamily`] (one feature class: firstorder, shape, glcm, ...),
 //! [`FeatureSettings`] (discretisation and related settings), [`FeatureTable`] (cases × named
-//! features, the input of radiomics models).
+//! features, the input of radiomics models). [`family_by_name`] is the registry of classes and
+//! [`extract`] runs a list of them on one image and mask. Reference: pyradiomics
+//! `radiomics/featureextractor.py` (class names, feature naming).
+
+pub mod discretise;
+pub mod firstorder;
+pub mod shape;
 
 use crate::data::image::{Image, Mask};
+
+/// Largest difference allowed between image and mask grids (spacing and origin in mm, direction
+/// cosines), as for every image/mask pair radbench reads.
+pub const GEOMETRY_TOLERANCE: f64 = 1e-4;
 
 /// Errors from feature extraction; each names the case or setting at fault where known.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +37,34 @@ pub enum FeatureError {
         key: String,
         /// Why it is invalid.
         reason: String,
+    },
+    /// No feature class has this name.
+    #[error("unknown feature class {name:?}; valid classes: {valid}")]
+    UnknownFamily {
+        /// The name asked for.
+        name: String,
+        /// The valid names, comma-separated.
+        valid: String,
+    },
+    /// An intensity inside the region is NaN or infinite.
+    #[error(
+        "the image has a non-finite intensity ({value}) inside the region at voxel index {index}"
+    )]
+    NonFiniteIntensity {
+        /// Linear voxel index (i fastest).
+        index: usize,
+        /// The value found.
+        value: f64,
+    },
+    /// Image and mask voxel counts differ from their grids.
+    #[error("{what} has {found} voxels but its grid has {expected}")]
+    VoxelCount {
+        /// "image" or "mask".
+        what: &'static str,
+        /// Voxels stored.
+        found: usize,
+        /// Voxels the grid implies.
+        expected: usize,
     },
 }
 
@@ -79,4 +117,161 @@ pub struct FeatureTable {
     pub names: Vec<String>,
     /// Values, `case_ids.len()` × `names.len()`.
     pub values: ndarray::Array2<f64>,
+}
+
+/// Every feature class radbench computes, in registry order (sorted by name).
+pub const FAMILIES: &[&dyn FeatureFamily] = &[&firstorder::FirstOrder, &shape::Shape];
+
+/// The feature class called `name` (pyradiomics spelling: `firstorder`, `shape`, ...).
+pub fn family_by_name(name: &str) -> Result<&'static dyn FeatureFamily, FeatureError> {
+    FAMILIES
+        .iter()
+        .copied()
+        .find(|family| family.class_name() == name)
+        .ok_or_else(|| FeatureError::UnknownFamily {
+            name: name.to_string(),
+            valid: FAMILIES
+                .iter()
+                .map(|family| family.class_name())
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+}
+
+/// Checks that image and mask can be used together: voxel counts match their grids, the grids
+/// match within [`GEOMETRY_TOLERANCE`], and the mask has at least one voxel of `label`.
+pub fn check_inputs(image: &Image, mask: &Mask, label: u8) -> Result<(), FeatureError> {
+    for (what, found, expected) in [
+        ("image", image.voxels.len(), image.grid.len()),
+        ("mask", mask.voxels.len(), mask.grid.len()),
+    ] {
+        if found != expected {
+            return Err(FeatureError::VoxelCount {
+                what,
+                found,
+                expected,
+            });
+        }
+    }
+    if let Some(difference) = image.grid.mismatch(&mask.grid, GEOMETRY_TOLERANCE) {
+        return Err(FeatureError::GeometryMismatch(difference));
+    }
+    if !mask.voxels.contains(&label) {
+        return Err(FeatureError::EmptyMask { label });
+    }
+    Ok(())
+}
+
+/// The intensities of the voxels labelled `label`, in storage order (i fastest). Errors on an
+/// empty region and on non-finite intensities inside it.
+pub fn roi_values(image: &Image, mask: &Mask, label: u8) -> Result<Vec<f64>, FeatureError> {
+    let mut values = Vec::new();
+    for (index, (&value, &l)) in image.voxels.iter().zip(&mask.voxels).enumerate() {
+        if l == label {
+            if !value.is_finite() {
+                return Err(FeatureError::NonFiniteIntensity { index, value });
+            }
+            values.push(value);
+        }
+    }
+    if values.is_empty() {
+        return Err(FeatureError::EmptyMask { label });
+    }
+    Ok(values)
+}
+
+/// Extracts the features of `families`, in the given order, from the region of `image` that
+/// `mask` labels `settings.label`. Full pyradiomics names (`original_firstorder_Mean`).
+pub fn extract(
+    image: &Image,
+    mask: &Mask,
+    settings: &FeatureSettings,
+    families: &[&dyn FeatureFamily],
+) -> Result<Vec<(String, f64)>, FeatureError> {
+    check_inputs(image, mask, settings.label)?;
+    let mut features = Vec::new();
+    for family in families {
+        features.extend(family.compute(image, mask, settings)?);
+    }
+    Ok(features)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::image::Grid;
+
+    fn case() -> (Image, Mask) {
+        let grid = Grid::new([2, 2, 2], [1.0, 1.0, 2.0]);
+        let image = Image {
+            grid: grid.clone(),
+            voxels: (0..8).map(f64::from).collect(),
+        };
+        let mask = Mask {
+            grid,
+            voxels: vec![1, 1, 1, 0, 0, 0, 0, 1],
+        };
+        (image, mask)
+    }
+
+    #[test]
+    fn registry_finds_classes_and_lists_valid_names() {
+        assert_eq!(
+            family_by_name("firstorder").unwrap().class_name(),
+            "firstorder"
+        );
+        let message = family_by_name("glcmm").err().unwrap().to_string();
+        assert!(message.contains("glcmm") && message.contains("firstorder, shape"));
+    }
+
+    #[test]
+    fn extract_concatenates_in_the_given_order() {
+        let (image, mask) = case();
+        let families = [
+            family_by_name("shape").unwrap(),
+            family_by_name("firstorder").unwrap(),
+        ];
+        let f = extract(&image, &mask, &FeatureSettings::default(), &families).unwrap();
+        assert_eq!(f.len(), 19);
+        assert_eq!(f[0], ("original_shape_VoxelVolume".to_string(), 8.0));
+        assert_eq!(f[1].0, "original_firstorder_10Percentile");
+        let mean = f
+            .iter()
+            .find(|(n, _)| n == "original_firstorder_Mean")
+            .unwrap()
+            .1;
+        assert_eq!(mean, (0.0 + 1.0 + 2.0 + 7.0) / 4.0);
+    }
+
+    #[test]
+    fn extract_rejects_bad_inputs() {
+        let (image, mask) = case();
+        let all = [family_by_name("firstorder").unwrap()];
+        let absent = FeatureSettings {
+            label: 2,
+            ..FeatureSettings::default()
+        };
+        assert!(matches!(
+            extract(&image, &mask, &absent, &all),
+            Err(FeatureError::EmptyMask { label: 2 })
+        ));
+        let mut shifted = mask.clone();
+        shifted.grid.spacing[2] = 2.5;
+        assert!(matches!(
+            extract(&image, &shifted, &FeatureSettings::default(), &all),
+            Err(FeatureError::GeometryMismatch(_))
+        ));
+        let mut nan = image.clone();
+        nan.voxels[7] = f64::NAN;
+        assert!(matches!(
+            extract(&nan, &mask, &FeatureSettings::default(), &all),
+            Err(FeatureError::NonFiniteIntensity { index: 7, .. })
+        ));
+        let mut short = image;
+        short.voxels.pop();
+        assert!(matches!(
+            extract(&short, &mask, &FeatureSettings::default(), &all),
+            Err(FeatureError::VoxelCount { what: "image", .. })
+        ));
+    }
 }

@@ -6,4 +6,7 @@ pub enum Error {
     /// Cohort data.
     #[error(transparent)]
     Data(#[from] crate::data::DataError),
+    /// Evaluation statistics.
+    #[error(transparent)]
+    Eval(#[from] crate::eval::EvalError),
 }

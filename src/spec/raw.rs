@@ -67,7 +67,7 @@ fn default_positive() -> i64 {
 #[serde(deny_unknown_fields)]
 pub struct RawFeatures {
     /// Feature classes to extract, pyradiomics names (default firstorder and shape).
-    #[serde(default = "default_classes")]
+    #[serde(default = "default_classes_spanned")]
     pub classes: Spanned<Vec<String>>,
     /// Fixed bin width for discretisation (pyradiomics `binWidth`, default 25).
     #[serde(default = "default_bin_width")]
@@ -80,13 +80,16 @@ pub struct RawFeatures {
 impl Default for RawFeatures {
     fn default() -> Self {
         RawFeatures {
-            classes: Spanned::new(0..0, default_classes()),
+            classes: default_classes_spanned(),
             bin_width: default_bin_width(),
             label: default_label(),
         }
     }
 }
 
+fn default_classes_spanned() -> Spanned<Vec<String>> {
+    Spanned::new(0..0, default_classes())
+}
 fn default_classes() -> Vec<String> {
     vec!["firstorder".into(), "shape".into()]
 }
@@ -123,22 +126,28 @@ fn default_repeats() -> Spanned<usize> {
 #[serde(deny_unknown_fields)]
 pub struct RawEvaluation {
     /// Confidence level of every interval (default 0.95).
-    #[serde(default = "default_level")]
+    #[serde(default = "default_level_spanned")]
     pub ci_level: Spanned<f64>,
     /// Pairs of model ids to compare with a paired DeLong test.
-    #[serde(default)]
+    #[serde(default = "default_compare")]
     pub compare: Spanned<Vec<[String; 2]>>,
 }
 
 impl Default for RawEvaluation {
     fn default() -> Self {
         RawEvaluation {
-            ci_level: Spanned::new(0..0, default_level()),
-            compare: Spanned::new(0..0, Vec::new()),
+            ci_level: default_level_spanned(),
+            compare: default_compare(),
         }
     }
 }
 
+fn default_level_spanned() -> Spanned<f64> {
+    Spanned::new(0..0, default_level())
+}
+fn default_compare() -> Spanned<Vec<[String; 2]>> {
+    Spanned::new(0..0, Vec::new())
+}
 fn default_level() -> f64 {
     0.95
 }

@@ -1,7 +1,9 @@
 //! Finished cells on disk, so an interrupted run resumes where it stopped.
 //!
 //! Each cell's test predictions are written atomically to
-//! `<cache>/cells/<version>/<cell key>.json`; a later run of the same experiment version reads
+//! `<cache>/cells/<slice>/<cell key>.json`, where the slice hashes what the model's cells depend
+//! on (seed, label, features, split, model settings, cohort fingerprint, radbench version); a
+//! later run with the same slice reads
 //! them back instead of refitting. A file that does not parse or does not match the cell's test
 //! cases is ignored and the cell recomputed.
 
@@ -25,10 +27,10 @@ pub struct CellCache {
 }
 
 impl CellCache {
-    /// The cache of experiment version `version` under `root`.
-    pub fn new(root: &Path, version: &str) -> CellCache {
+    /// The cache of model slice `slice` under `root`.
+    pub fn new(root: &Path, slice: &str) -> CellCache {
         CellCache {
-            dir: root.join("cells").join(version),
+            dir: root.join("cells").join(slice),
         }
     }
 

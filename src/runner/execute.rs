@@ -104,13 +104,29 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, Error> {
         .collect::<Result<_, _>>()?;
     let ids: Vec<String> = exp.models.iter().map(|m| m.id.clone()).collect();
     let cells = plan_cells(&ids, exp.split.repeats, exp.split.folds);
-    let cache = CellCache::new(&cache_root, &version);
+    // One cache per model slice: what a model's cells depend on, and nothing else, so adding a
+    // model to an experiment reuses the cells of the models already run.
+    let caches: Vec<CellCache> = exp
+        .models
+        .iter()
+        .map(|m| {
+            let slice = serde_json::json!({
+                "seed": exp.seed,
+                "label": [&exp.label, exp.positive],
+                "features": [&exp.feature_classes, exp.bin_width, exp.mask_label],
+                "split": &exp.split,
+                "model": m,
+            });
+            CellCache::new(&cache_root, &report::content_version(&slice.to_string(), &fingerprint))
+        })
+        .collect();
 
     let bar = progress_bar(opts.progress, cells.len() as u64, "cells");
     let results: Vec<(CellResult, bool)> = cells
         .par_iter()
         .map(|cell| {
-            let r = run_cell(cell, &exp, &built, &folds, &table, &labels, &cache);
+            let cache = &caches[cell.model_index];
+            let r = run_cell(cell, &exp, &built, &folds, &table, &labels, cache);
             bar.inc(1);
             r
         })

@@ -1,5 +1,6 @@
 //! Integration and conformance tests, linked into one binary.
 
+mod cli_errors;
 mod conformance_proc;
 mod determinism;
 mod util;

@@ -413,10 +413,8 @@ fn parse_header(text: &str, path: &Path) -> Result<Header, NrrdError> {
                     other => return Err(unsupported(path, format!("space {other:?}"))),
                 }
             }
-            "space dimension" => {
-                if value != "3" {
-                    return Err(unsupported(path, format!("space dimension {value}")));
-                }
+            "space dimension" if value != "3" => {
+                return Err(unsupported(path, format!("space dimension {value}")));
             }
             "space directions" => {
                 let mut parsed = Vec::new();
@@ -454,10 +452,8 @@ fn parse_header(text: &str, path: &Path) -> Result<Header, NrrdError> {
             "data file" | "datafile" => {
                 return Err(unsupported(path, "detached data file"));
             }
-            "line skip" | "lineskip" | "byte skip" | "byteskip" => {
-                if value != "0" {
-                    return Err(unsupported(path, format!("{field} {value}")));
-                }
+            "line skip" | "lineskip" | "byte skip" | "byteskip" if value != "0" => {
+                return Err(unsupported(path, format!("{field} {value}")));
             }
             // Fields that do not change how radbench reads the voxels.
             _ => {}
@@ -616,8 +612,8 @@ fn build_grid(header: &Header, path: &Path) -> Result<Grid, NrrdError> {
     for (axis, &flipped) in header.flip.iter().enumerate() {
         if flipped {
             origin[axis] = -origin[axis];
-            for column in 0..3 {
-                direction[axis][column] = -direction[axis][column];
+            for cosine in direction[axis].iter_mut() {
+                *cosine = -*cosine;
             }
         }
     }

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use radbench::data::image::{Image, Mask};
 use radbench::data::nrrd;
-use radbench::features::{self, FeatureFamily, FeatureSettings, ResegmentMode};
+use radbench::features::{self, FeatureFamily, FeatureSettings, ResegmentMode, WeightingNorm};
 
 use crate::util::{parse_csv, shared_dir};
 
@@ -63,6 +63,24 @@ fn configuration(suffix: &str) -> Option<FeatureSettings> {
             resegment_mode: ResegmentMode::Sigma,
             ..common
         },
+        "2d" => FeatureSettings {
+            force_2d: true,
+            force_2d_dimension: 0,
+            ..common
+        },
+        "FBN" => FeatureSettings {
+            bin_count: Some(64),
+            ..common
+        },
+        "combined" => FeatureSettings {
+            weighting_norm: Some(WeightingNorm::NoWeighting),
+            ..common
+        },
+        "flatRegion" => FeatureSettings {
+            bin_width: 5000.0,
+            resegment_range: Some(vec![0.0]),
+            ..common
+        },
         _ => return None,
     })
 }
@@ -83,6 +101,7 @@ fn load(shared: &Path, case: &str) -> Case {
 struct Coverage {
     compared: usize,
     worst_relative: f64,
+    worst_value: String,
     skipped: Vec<String>,
 }
 
@@ -92,6 +111,7 @@ fn check_class(shared: &Path, family: &dyn FeatureFamily) -> Coverage {
     let expected = baseline(shared, family.class_name());
     let mut compared = 0;
     let mut worst_relative = 0.0f64;
+    let mut worst_value = String::new();
     let mut skipped = Vec::new();
     let mut mismatches = Vec::new();
     for case_name in CASES {
@@ -121,7 +141,10 @@ fn check_class(shared: &Path, family: &dyn FeatureFamily) -> Coverage {
                     value.abs() <= 1e-12
                 } else {
                     let relative = ((value - want) / want).abs();
-                    worst_relative = worst_relative.max(relative);
+                    if relative > worst_relative {
+                        worst_relative = relative;
+                        worst_value = format!("{column} {name}");
+                    }
                     relative <= RELATIVE_TOLERANCE
                 };
                 if !ok {
@@ -142,6 +165,7 @@ fn check_class(shared: &Path, family: &dyn FeatureFamily) -> Coverage {
     Coverage {
         compared,
         worst_relative,
+        worst_value,
         skipped,
     }
 }
@@ -151,8 +175,8 @@ fn run_class(class: &str) {
     let family = features::family_by_name(class).unwrap();
     let coverage = check_class(&shared, family);
     eprintln!(
-        "{class}: {} values within {RELATIVE_TOLERANCE:e} (worst {:.1e}); columns not run: {:?}",
-        coverage.compared, coverage.worst_relative, coverage.skipped
+        "{class}: {} values within {RELATIVE_TOLERANCE:e} (worst {:.1e}, {}); columns not run: {:?}",
+        coverage.compared, coverage.worst_relative, coverage.worst_value, coverage.skipped
     );
     assert!(coverage.compared > 0);
 }
@@ -160,4 +184,9 @@ fn run_class(class: &str) {
 #[test]
 fn firstorder_matches_baseline() {
     run_class("firstorder");
+}
+
+#[test]
+fn glcm_matches_baseline() {
+    run_class("glcm");
 }

@@ -9,10 +9,13 @@
 
 pub mod discretise;
 pub mod firstorder;
+pub mod glcm;
+pub mod linalg;
 pub mod preprocess;
 pub mod resample;
 pub mod settings;
 pub mod shape;
+pub mod texture;
 
 pub use settings::{FeatureSettings, Interpolator, ResegmentMode, WeightingNorm};
 
@@ -119,7 +122,7 @@ pub struct FeatureTable {
 }
 
 /// Every feature class radbench computes, in registry order (sorted by name).
-pub const FAMILIES: &[&dyn FeatureFamily] = &[&firstorder::FirstOrder, &shape::Shape];
+pub const FAMILIES: &[&dyn FeatureFamily] = &[&firstorder::FirstOrder, &glcm::Glcm, &shape::Shape];
 
 /// The feature class called `name` (pyradiomics spelling: `firstorder`, `shape`, ...).
 pub fn family_by_name(name: &str) -> Result<&'static dyn FeatureFamily, FeatureError> {
@@ -227,7 +230,7 @@ mod tests {
             "firstorder"
         );
         let message = family_by_name("glcmm").err().unwrap().to_string();
-        assert!(message.contains("glcmm") && message.contains("firstorder, shape"));
+        assert!(message.contains("glcmm") && message.contains("firstorder, glcm, shape"));
     }
 
     #[test]

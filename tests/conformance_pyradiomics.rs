@@ -190,3 +190,23 @@ fn firstorder_matches_baseline() {
 fn glcm_matches_baseline() {
     run_class("glcm");
 }
+
+#[test]
+fn glrlm_matches_baseline() {
+    run_class("glrlm");
+}
+
+#[test]
+fn glszm_matches_baseline() {
+    run_class("glszm");
+}
+
+#[test]
+fn gldm_matches_baseline() {
+    run_class("gldm");
+}
+
+#[test]
+fn ngtdm_matches_baseline() {
+    run_class("ngtdm");
+}

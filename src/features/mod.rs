@@ -10,7 +10,11 @@
 pub mod discretise;
 pub mod firstorder;
 pub mod glcm;
+pub mod gldm;
+pub mod glrlm;
+pub mod glszm;
 pub mod linalg;
+pub mod ngtdm;
 pub mod preprocess;
 pub mod resample;
 pub mod settings;
@@ -122,7 +126,15 @@ pub struct FeatureTable {
 }
 
 /// Every feature class radbench computes, in registry order (sorted by name).
-pub const FAMILIES: &[&dyn FeatureFamily] = &[&firstorder::FirstOrder, &glcm::Glcm, &shape::Shape];
+pub const FAMILIES: &[&dyn FeatureFamily] = &[
+    &firstorder::FirstOrder,
+    &glcm::Glcm,
+    &gldm::Gldm,
+    &glrlm::Glrlm,
+    &glszm::Glszm,
+    &ngtdm::Ngtdm,
+    &shape::Shape,
+];
 
 /// The feature class called `name` (pyradiomics spelling: `firstorder`, `shape`, ...).
 pub fn family_by_name(name: &str) -> Result<&'static dyn FeatureFamily, FeatureError> {
@@ -230,7 +242,10 @@ mod tests {
             "firstorder"
         );
         let message = family_by_name("glcmm").err().unwrap().to_string();
-        assert!(message.contains("glcmm") && message.contains("firstorder, glcm, shape"));
+        assert!(
+            message.contains("glcmm")
+                && message.contains("firstorder, glcm, gldm, glrlm, glszm, ngtdm, shape")
+        );
     }
 
     #[test]

@@ -225,6 +225,140 @@ pub fn full_names(class: &str, features: Vec<(&'static str, f64)>) -> Vec<(Strin
         .collect()
 }
 
+/// The sums that GLRLM, GLSZM and GLDM features are made of, for one matrix of counts
+/// `P(i, j)` (rows: grey levels with values `i`; columns: run length / zone size / dependence
+/// with values `j`), normalised by `total` (number of runs, zones or voxels) as pyradiomics does.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Emphasis {
+    /// Σ p_j / j² / N (short run / small area / small dependence emphasis).
+    pub small: f64,
+    /// Σ p_j j² / N.
+    pub large: f64,
+    /// Σ p_i² / N.
+    pub gray_nonuniformity: f64,
+    /// Σ p_i² / N².
+    pub gray_nonuniformity_normalized: f64,
+    /// Σ p_j² / N.
+    pub size_nonuniformity: f64,
+    /// Σ p_j² / N².
+    pub size_nonuniformity_normalized: f64,
+    /// Variance of i under p_i / N.
+    pub gray_variance: f64,
+    /// Variance of j under p_j / N.
+    pub size_variance: f64,
+    /// −Σ (P/N) log2(P/N + ε).
+    pub entropy: f64,
+    /// Σ p_i / i² / N.
+    pub low_gray: f64,
+    /// Σ p_i i² / N.
+    pub high_gray: f64,
+    /// Σ P / (i² j²) / N.
+    pub small_low_gray: f64,
+    /// Σ P i² / j² / N.
+    pub small_high_gray: f64,
+    /// Σ P j² / i² / N.
+    pub large_low_gray: f64,
+    /// Σ P i² j² / N.
+    pub large_high_gray: f64,
+    /// Σ p_j j: the number of voxels the matrix covers.
+    pub voxels: f64,
+}
+
+/// Computes [`Emphasis`] for a row-major `i_values.len() × j_values.len()` count matrix.
+pub fn emphasis(matrix: &[f64], i_values: &[f64], j_values: &[f64], total: f64) -> Emphasis {
+    let (rows, cols) = (i_values.len(), j_values.len());
+    let mut pg = vec![0.0; rows];
+    let mut pr = vec![0.0; cols];
+    let mut e = Emphasis {
+        small: 0.0,
+        large: 0.0,
+        gray_nonuniformity: 0.0,
+        gray_nonuniformity_normalized: 0.0,
+        size_nonuniformity: 0.0,
+        size_nonuniformity_normalized: 0.0,
+        gray_variance: 0.0,
+        size_variance: 0.0,
+        entropy: 0.0,
+        low_gray: 0.0,
+        high_gray: 0.0,
+        small_low_gray: 0.0,
+        small_high_gray: 0.0,
+        large_low_gray: 0.0,
+        large_high_gray: 0.0,
+        voxels: 0.0,
+    };
+    for r in 0..rows {
+        let i2 = i_values[r] * i_values[r];
+        for c in 0..cols {
+            let v = matrix[r * cols + c];
+            if v == 0.0 {
+                continue;
+            }
+            let j2 = j_values[c] * j_values[c];
+            pg[r] += v;
+            pr[c] += v;
+            e.small_low_gray += v / (i2 * j2);
+            e.small_high_gray += v * i2 / j2;
+            e.large_low_gray += v * j2 / i2;
+            e.large_high_gray += v * j2 * i2;
+            let p = v / total;
+            e.entropy -= p * (p + EPS).log2();
+        }
+    }
+    for (c, &v) in pr.iter().enumerate() {
+        let j = j_values[c];
+        e.small += v / (j * j);
+        e.large += v * j * j;
+        e.size_nonuniformity += v * v;
+        e.voxels += v * j;
+    }
+    for (r, &v) in pg.iter().enumerate() {
+        let i = i_values[r];
+        e.low_gray += v / (i * i);
+        e.high_gray += v * i * i;
+        e.gray_nonuniformity += v * v;
+    }
+    let variance = |p: &[f64], values: &[f64]| {
+        let mean: f64 = p.iter().zip(values).map(|(p, x)| p / total * x).sum();
+        p.iter()
+            .zip(values)
+            .map(|(p, x)| p / total * (x - mean) * (x - mean))
+            .sum::<f64>()
+    };
+    e.gray_variance = variance(&pg, i_values);
+    e.size_variance = variance(&pr, j_values);
+    for value in [
+        &mut e.small,
+        &mut e.large,
+        &mut e.low_gray,
+        &mut e.high_gray,
+        &mut e.small_low_gray,
+        &mut e.small_high_gray,
+        &mut e.large_low_gray,
+        &mut e.large_high_gray,
+    ] {
+        *value /= total;
+    }
+    e.gray_nonuniformity_normalized = e.gray_nonuniformity / (total * total);
+    e.size_nonuniformity_normalized = e.size_nonuniformity / (total * total);
+    e.gray_nonuniformity /= total;
+    e.size_nonuniformity /= total;
+    e
+}
+
+/// Keeps the columns of a row-major `rows × cols` matrix whose sum is not 0, with their values.
+pub fn drop_empty_columns(matrix: &[f64], rows: usize, values: &[f64]) -> (Vec<f64>, Vec<f64>) {
+    let cols = values.len();
+    let keep: Vec<usize> = (0..cols)
+        .filter(|&c| (0..rows).any(|r| matrix[r * cols + c] != 0.0))
+        .collect();
+    let mut out = Vec::with_capacity(rows * keep.len());
+    for r in 0..rows {
+        out.extend(keep.iter().map(|&c| matrix[r * cols + c]));
+    }
+    (out, keep.iter().map(|&c| values[c]).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

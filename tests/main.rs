@@ -2,5 +2,6 @@
 
 mod cli_errors;
 mod conformance_proc;
+mod conformance_pyradiomics;
 mod determinism;
 mod util;

@@ -6,6 +6,7 @@
 //! synthetic scenarios).
 
 pub mod image;
+pub mod nrrd;
 pub mod split;
 
 /// Errors from reading, verifying or generating cohort data. Each names the file or case at fault.
@@ -20,6 +21,9 @@ pub enum DataError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// An NRRD file could not be read.
+    #[error(transparent)]
+    Nrrd(#[from] nrrd::NrrdError),
     /// A cohort cannot be split as asked (too few cases of a class, say).
     #[error("cannot split the cohort: {0}")]
     Split(String),

@@ -9,7 +9,19 @@
 
 pub mod discretise;
 pub mod firstorder;
+pub mod glcm;
+pub mod gldm;
+pub mod glrlm;
+pub mod glszm;
+pub mod linalg;
+pub mod ngtdm;
+pub mod preprocess;
+pub mod resample;
+pub mod settings;
 pub mod shape;
+pub mod texture;
+
+pub use settings::{FeatureSettings, Interpolator, ResegmentMode, WeightingNorm};
 
 use crate::data::image::{Image, Mask};
 
@@ -56,6 +68,19 @@ pub enum FeatureError {
         /// The value found.
         value: f64,
     },
+    /// The region fails a pyradiomics mask check (single voxel, too few dimensions, too
+    /// small, emptied by re-segmentation).
+    #[error("region rejected: {reason}")]
+    RoiRejected {
+        /// Which check failed, with the numbers.
+        reason: String,
+    },
+    /// A setting or input radbench does not support.
+    #[error("unsupported: {what}")]
+    Unsupported {
+        /// What is unsupported.
+        what: String,
+    },
     /// Image and mask voxel counts differ from their grids.
     #[error("{what} has {found} voxels but its grid has {expected}")]
     VoxelCount {
@@ -66,30 +91,6 @@ pub enum FeatureError {
         /// Voxels the grid implies.
         expected: usize,
     },
-}
-
-/// Extraction settings shared by all feature classes (pyradiomics names in the docs).
-#[derive(Debug, Clone, PartialEq)]
-pub struct FeatureSettings {
-    /// `binWidth`: fixed bin width for discretisation (default 25).
-    pub bin_width: f64,
-    /// `binCount`: fixed number of bins; overrides `bin_width` when set.
-    pub bin_count: Option<usize>,
-    /// `voxelArrayShift`: added to intensities for Energy, TotalEnergy and RMS (default 0).
-    pub voxel_array_shift: f64,
-    /// `label`: the mask value that marks the region of interest (default 1).
-    pub label: u8,
-}
-
-impl Default for FeatureSettings {
-    fn default() -> Self {
-        FeatureSettings {
-            bin_width: 25.0,
-            bin_count: None,
-            voxel_array_shift: 0.0,
-            label: 1,
-        }
-    }
 }
 
 /// One feature class (pyradiomics "featureClass"): computes named features of the region of
@@ -106,6 +107,11 @@ pub trait FeatureFamily: Send + Sync {
         mask: &Mask,
         settings: &FeatureSettings,
     ) -> Result<Vec<(String, f64)>, FeatureError>;
+
+    /// True for shape classes, which [`extract`] gives the mask before re-segmentation.
+    fn uses_morphological_mask(&self) -> bool {
+        false
+    }
 }
 
 /// Named features for a set of cases: one row per case, one column per feature.
@@ -120,7 +126,15 @@ pub struct FeatureTable {
 }
 
 /// Every feature class radbench computes, in registry order (sorted by name).
-pub const FAMILIES: &[&dyn FeatureFamily] = &[&firstorder::FirstOrder, &shape::Shape];
+pub const FAMILIES: &[&dyn FeatureFamily] = &[
+    &firstorder::FirstOrder,
+    &glcm::Glcm,
+    &gldm::Gldm,
+    &glrlm::Glrlm,
+    &glszm::Glszm,
+    &ngtdm::Ngtdm,
+    &shape::Shape,
+];
 
 /// The feature class called `name` (pyradiomics spelling: `firstorder`, `shape`, ...).
 pub fn family_by_name(name: &str) -> Result<&'static dyn FeatureFamily, FeatureError> {
@@ -181,7 +195,8 @@ pub fn roi_values(image: &Image, mask: &Mask, label: u8) -> Result<Vec<f64>, Fea
 }
 
 /// Extracts the features of `families`, in the given order, from the region of `image` that
-/// `mask` labels `settings.label`. Full pyradiomics names (`original_firstorder_Mean`).
+/// `mask` labels `settings.label`, after pyradiomics' pre-processing ([`preprocess::prepare`]).
+/// Full pyradiomics names (`original_firstorder_Mean`).
 pub fn extract(
     image: &Image,
     mask: &Mask,
@@ -189,9 +204,15 @@ pub fn extract(
     families: &[&dyn FeatureFamily],
 ) -> Result<Vec<(String, f64)>, FeatureError> {
     check_inputs(image, mask, settings.label)?;
+    let case = preprocess::prepare(image, mask, settings)?;
     let mut features = Vec::new();
     for family in families {
-        features.extend(family.compute(image, mask, settings)?);
+        let family_mask = if family.uses_morphological_mask() {
+            &case.shape_mask
+        } else {
+            &case.mask
+        };
+        features.extend(family.compute(&case.image, family_mask, settings)?);
     }
     Ok(features)
 }
@@ -221,7 +242,10 @@ mod tests {
             "firstorder"
         );
         let message = family_by_name("glcmm").err().unwrap().to_string();
-        assert!(message.contains("glcmm") && message.contains("firstorder, shape"));
+        assert!(
+            message.contains("glcmm")
+                && message.contains("firstorder, glcm, gldm, glrlm, glszm, ngtdm, shape")
+        );
     }
 
     #[test]

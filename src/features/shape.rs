@@ -34,6 +34,10 @@ impl FeatureFamily for Shape {
         let volume = count as f64 * image.grid.voxel_volume_mm3();
         Ok(vec![("original_shape_VoxelVolume".to_string(), volume)])
     }
+
+    fn uses_morphological_mask(&self) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,212 @@
+//! Conformance with pyradiomics' baseline features (`shared/conformance/pyradiomics/baseline`):
+//! every value within 1e-6 relative, per case and configuration column.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use radbench::data::image::{Image, Mask};
+use radbench::data::nrrd;
+use radbench::features::{self, FeatureFamily, FeatureSettings, ResegmentMode, WeightingNorm};
+
+use crate::util::{parse_csv, shared_dir};
+
+const CASES: [&str; 5] = ["brain1", "brain2", "breast1", "lung1", "lung2"];
+const RELATIVE_TOLERANCE: f64 = 1e-6;
+
+/// Baseline values of one class: column (`brain1_FBN`) → feature name → value.
+fn baseline(shared: &Path, class: &str) -> BTreeMap<String, BTreeMap<String, f64>> {
+    let path = shared.join(format!(
+        "conformance/pyradiomics/baseline/baseline_{class}.csv"
+    ));
+    let text = std::fs::read_to_string(&path).expect("baseline CSV readable");
+    let rows = parse_csv(&text);
+    let header = &rows[0];
+    let mut columns: BTreeMap<String, BTreeMap<String, f64>> = BTreeMap::new();
+    for row in rows
+        .iter()
+        .skip(1)
+        .filter(|r| r[0].starts_with("original_"))
+    {
+        for (column, value) in header.iter().zip(row).skip(1) {
+            let value: f64 = value.parse().unwrap_or(f64::NAN);
+            columns
+                .entry(column.clone())
+                .or_default()
+                .insert(row[0].clone(), value);
+        }
+    }
+    columns
+}
+
+/// The settings of a baseline configuration (the column suffix), transcribed from
+/// `settings/baseline_params/*.yaml`, or `None` when radbench cannot run it yet.
+fn configuration(suffix: &str) -> Option<FeatureSettings> {
+    let common = FeatureSettings {
+        label: 1,
+        distances: vec![1],
+        ..FeatureSettings::default()
+    };
+    Some(match suffix {
+        "" => FeatureSettings {
+            voxel_array_shift: 2000.0,
+            minimum_roi_dimensions: 1,
+            ..common
+        },
+        "normalization" => FeatureSettings {
+            normalize: true,
+            normalize_scale: 100.0,
+            bin_width: 5.0,
+            ..common
+        },
+        "resegmentation" => FeatureSettings {
+            resegment_range: Some(vec![-3.0, 3.0]),
+            resegment_mode: ResegmentMode::Sigma,
+            ..common
+        },
+        "2d" => FeatureSettings {
+            force_2d: true,
+            force_2d_dimension: 0,
+            ..common
+        },
+        "FBN" => FeatureSettings {
+            bin_count: Some(64),
+            ..common
+        },
+        "combined" => FeatureSettings {
+            weighting_norm: Some(WeightingNorm::NoWeighting),
+            ..common
+        },
+        "flatRegion" => FeatureSettings {
+            bin_width: 5000.0,
+            resegment_range: Some(vec![0.0]),
+            ..common
+        },
+        _ => return None,
+    })
+}
+
+struct Case {
+    image: Image,
+    mask: Mask,
+}
+
+fn load(shared: &Path, case: &str) -> Case {
+    let data = shared.join("conformance/pyradiomics/data");
+    let image = nrrd::read_image(&data.join(format!("{case}_image.nrrd"))).expect("image reads");
+    let mask = nrrd::read_mask(&data.join(format!("{case}_label.nrrd"))).expect("mask reads");
+    Case { image, mask }
+}
+
+/// What one class's comparison covered.
+struct Coverage {
+    compared: usize,
+    worst_relative: f64,
+    worst_value: String,
+    skipped: Vec<String>,
+}
+
+/// Compares one class over every case and every configuration radbench runs; panics listing
+/// every mismatch.
+fn check_class(shared: &Path, family: &dyn FeatureFamily) -> Coverage {
+    let expected = baseline(shared, family.class_name());
+    let mut compared = 0;
+    let mut worst_relative = 0.0f64;
+    let mut worst_value = String::new();
+    let mut skipped = Vec::new();
+    let mut mismatches = Vec::new();
+    for case_name in CASES {
+        let case = load(shared, case_name);
+        for (column, values) in expected
+            .iter()
+            .filter(|(c, _)| c.as_str() == case_name || c.starts_with(&format!("{case_name}_")))
+        {
+            let suffix = column
+                .strip_prefix(case_name)
+                .unwrap_or("")
+                .trim_start_matches('_');
+            let Some(settings) = configuration(suffix) else {
+                skipped.push(column.clone());
+                continue;
+            };
+            let got = features::extract(&case.image, &case.mask, &settings, &[family])
+                .unwrap_or_else(|e| panic!("{column}: extraction failed: {e}"));
+            let got: BTreeMap<String, f64> = got.into_iter().collect();
+            for (name, &want) in values {
+                let Some(&value) = got.get(name) else {
+                    mismatches.push(format!("{column} {name}: missing"));
+                    continue;
+                };
+                compared += 1;
+                let ok = if want == 0.0 {
+                    value.abs() <= 1e-12
+                } else {
+                    let relative = ((value - want) / want).abs();
+                    if relative > worst_relative {
+                        worst_relative = relative;
+                        worst_value = format!("{column} {name}");
+                    }
+                    relative <= RELATIVE_TOLERANCE
+                };
+                if !ok {
+                    mismatches.push(format!(
+                        "{column} {name}: radbench {value:e}, pyradiomics {want:e}, rel {:e}",
+                        ((value - want) / want).abs()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "{} of {compared} values differ:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
+    Coverage {
+        compared,
+        worst_relative,
+        worst_value,
+        skipped,
+    }
+}
+
+fn run_class(class: &str) {
+    let Some(shared) = shared_dir() else { return };
+    let family = features::family_by_name(class).unwrap();
+    let coverage = check_class(&shared, family);
+    eprintln!(
+        "{class}: {} values within {RELATIVE_TOLERANCE:e} (worst {:.1e}, {}); columns not run: {:?}",
+        coverage.compared, coverage.worst_relative, coverage.worst_value, coverage.skipped
+    );
+    assert!(coverage.compared > 0);
+}
+
+#[test]
+fn firstorder_matches_baseline() {
+    run_class("firstorder");
+}
+
+#[test]
+fn glcm_matches_baseline() {
+    run_class("glcm");
+}
+
+#[test]
+fn glrlm_matches_baseline() {
+    run_class("glrlm");
+}
+
+#[test]
+fn glszm_matches_baseline() {
+    run_class("glszm");
+}
+
+#[test]
+fn gldm_matches_baseline() {
+    run_class("gldm");
+}
+
+#[test]
+fn ngtdm_matches_baseline() {
+    run_class("ngtdm");
+}

@@ -9,7 +9,9 @@
 //! [`EvalError`].
 
 pub mod delong;
+pub mod multiclass;
 pub mod roc;
+pub mod threshold;
 
 /// Why a statistic could not be computed; each variant names the input at fault.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -52,6 +54,24 @@ pub enum EvalError {
         n_cases: usize,
         /// Controls present.
         n_controls: usize,
+    },
+    /// A class index outside `0..n_classes`.
+    #[error("class {class} at index {index} is outside the {n_classes} classes given")]
+    ClassOutOfRange {
+        /// Zero-based position of the observation.
+        index: usize,
+        /// The class index found.
+        class: usize,
+        /// Number of classes.
+        n_classes: usize,
+    },
+    /// A count of successes larger than its number of trials.
+    #[error("{successes} successes out of {trials} trials")]
+    InvalidCount {
+        /// Successes given.
+        successes: usize,
+        /// Trials given.
+        trials: usize,
     },
     /// A confidence level outside the open interval (0, 1).
     #[error("confidence level {level} is not strictly between 0 and 1")]

@@ -1,4 +1,5 @@
 //! Integration and conformance tests, linked into one binary.
 
+mod conformance_dcurves;
 mod conformance_proc;
 mod util;

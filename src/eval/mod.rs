@@ -8,6 +8,8 @@
 //! class) and a higher score means "more likely a case" (pROC direction `"<"`). Errors are
 //! [`EvalError`].
 
+pub mod bootstrap;
+pub mod dca;
 pub mod delong;
 pub mod multiclass;
 pub mod roc;
@@ -64,6 +66,42 @@ pub enum EvalError {
         class: usize,
         /// Number of classes.
         n_classes: usize,
+    },
+    /// A risk that should be a probability lies outside [0, 1].
+    #[error("risk {value} at index {index} is not a probability in [0, 1]")]
+    NotAProbability {
+        /// Zero-based position of the value.
+        index: usize,
+        /// The value found.
+        value: f64,
+    },
+    /// A decision threshold outside [0, 1).
+    #[error("threshold {value} is outside [0, 1)")]
+    InvalidThreshold {
+        /// The threshold given.
+        value: f64,
+    },
+    /// A threshold grid that is empty or runs backwards.
+    #[error("threshold grid {from}:{to}:{step} is empty or runs backwards")]
+    InvalidGrid {
+        /// First threshold.
+        from: f64,
+        /// Last threshold.
+        to: f64,
+        /// Step.
+        step: f64,
+    },
+    /// A bootstrap with fewer than two replicates.
+    #[error("a bootstrap needs at least 2 replicates, got {replicates}")]
+    TooFewReplicates {
+        /// Replicates asked for.
+        replicates: usize,
+    },
+    /// More observations than a resample index can address.
+    #[error("{n} observations exceed the bootstrap limit of 2^32 - 1")]
+    TooManyObservations {
+        /// Observations given.
+        n: usize,
     },
     /// A count of successes larger than its number of trials.
     #[error("{successes} successes out of {trials} trials")]

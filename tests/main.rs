@@ -2,4 +2,5 @@
 
 mod conformance_dcurves;
 mod conformance_proc;
+mod stats_bootstrap;
 mod util;

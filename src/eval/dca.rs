@@ -33,7 +33,8 @@ fn check_thresholds(thresholds: &[f64]) -> Result<(), EvalError> {
 /// `from, from + step, …, to` (inclusive when `to` is on the grid), each value rounded to 12
 /// decimals so that 0.07 is the double nearest 0.07, as `[i / 100 for i in …]` gives.
 pub fn threshold_grid(from: f64, to: f64, step: f64) -> Result<Vec<f64>, EvalError> {
-    if !(step > 0.0) || !(from <= to) {
+    let well_formed = step > 0.0 && from <= to && from.is_finite() && to.is_finite();
+    if !well_formed {
         return Err(EvalError::InvalidGrid { from, to, step });
     }
     let count = ((to - from) / step + 1e-9).floor() as usize + 1;

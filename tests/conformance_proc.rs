@@ -5,7 +5,9 @@
 use radbench::eval::delong::{
     Alternative, delong_auc, delong_paired_test, delong_unpaired_test, placements,
 };
-use radbench::eval::roc::{Direction, auc};
+use radbench::eval::multiclass::{PairDirection, hand_till_univariate};
+use radbench::eval::roc::{Direction, PartialFocus, auc, partial_auc, roc_curve};
+use radbench::eval::threshold::{ConfusionCounts, confusion_at};
 use serde_json::Value;
 
 use crate::util::{column, parse_num, read_plain_csv, shared_file};
@@ -14,40 +16,7 @@ use crate::util::{column, parse_num, read_plain_csv, shared_file};
 const TOL: f64 = 1e-9;
 
 /// Entries not checked yet, each with the reason; `scalars` ids or top-level sections.
-const DEFERRED: &[(&str, &str)] = &[
-    (
-        "multiclass.gos6.s100b",
-        "Hand–Till multi-class AUC: eval::multiclass not built yet",
-    ),
-    (
-        "multiclass.gos6.s100b.dir_lt",
-        "Hand–Till multi-class AUC: not built yet",
-    ),
-    (
-        "multiclass.gos6.s100b.dir_gt",
-        "Hand–Till multi-class AUC: not built yet",
-    ),
-    (
-        "multiclass.gos6.ndka.print",
-        "Hand–Till multi-class AUC: not built yet",
-    ),
-    (
-        "multiclass.gos6.ndka.levels345.print",
-        "Hand–Till multi-class AUC: not built yet",
-    ),
-    ("pauc.wfns.sp_1_0.9", "partial AUC: not built yet"),
-    ("pauc.ndka.sp_1_0.9", "partial AUC: not built yet"),
-    (
-        "pauc.wfns.sp_1_0.9.correct",
-        "partial AUC (McClish correction): not built yet",
-    ),
-    (
-        "roc_curves",
-        "ROC curve points: eval::roc curve not built yet",
-    ),
-    ("coords_s100b", "pROC coords: not built yet"),
-    ("coords_s100b_reversed", "pROC coords: not built yet"),
-];
+const DEFERRED: &[(&str, &str)] = &[];
 
 /// Top-level keys of the JSON that carry no expected numbers.
 const METADATA: &[&str] = &[
@@ -65,6 +34,7 @@ fn deferred_reason(id: &str) -> Option<&'static str> {
 struct Asah {
     poor: Vec<bool>,
     female: Vec<bool>,
+    gos6: Vec<usize>,
     wfns: Vec<f64>,
     ndka: Vec<f64>,
     s100b: Vec<f64>,
@@ -95,6 +65,10 @@ fn load() -> Option<(Asah, Value)> {
         female: column(&h, &rows, "gender")
             .iter()
             .map(|g| *g == "Female")
+            .collect(),
+        gos6: column(&h, &rows, "gos6")
+            .iter()
+            .map(|g| g.parse().expect("gos6 1..5"))
             .collect(),
         wfns: nums("wfns"),
         ndka: nums("ndka"),
@@ -243,6 +217,47 @@ fn check_scalar(id: &str, want: &Value, data: &Asah) -> bool {
                 _ => return false,
             }
         }
+        ["multiclass", "gos6", marker, rest @ ..] => {
+            // R levels of gos6 are 1..5 (2 has no patients and is dropped); class = gos6 value.
+            let (levels, direction, tol): (&[usize], _, _) = match rest {
+                [] => (&[1, 2, 3, 4, 5], PairDirection::AutoByMedian, TOL),
+                ["dir_lt"] => (
+                    &[1, 2, 3, 4, 5],
+                    PairDirection::Fixed(Direction::CasesHigher),
+                    TOL,
+                ),
+                ["dir_gt"] => (
+                    &[1, 2, 3, 4, 5],
+                    PairDirection::Fixed(Direction::CasesLower),
+                    TOL,
+                ),
+                ["print"] => (&[1, 2, 3, 4, 5], PairDirection::AutoByMedian, 0.5e-4),
+                ["levels345", "print"] => (&[3, 4, 5], PairDirection::AutoByMedian, 0.5e-4),
+                _ => return false,
+            };
+            let got = hand_till_univariate(data.marker(marker), &data.gos6, levels, direction)
+                .expect("multiclass");
+            assert_close(id, got.m, num(want), tol);
+            if rest.is_empty() && *marker == "s100b" {
+                // The README lists pROC's auto pair directions: <, >, >, >, >, >.
+                let dirs: Vec<Direction> = got.pairs.iter().map(|p| p.direction).collect();
+                let mut expected = vec![Direction::CasesLower; 6];
+                expected[0] = Direction::CasesHigher;
+                assert_eq!(dirs, expected, "{id}: pair directions");
+                assert_eq!(got.empty_classes, vec![2]);
+            }
+        }
+        ["pauc", marker, "sp_1_0", "9", rest @ ..] => {
+            let curve =
+                roc_curve(data.marker(marker), labels, Direction::CasesHigher).expect("roc");
+            let correct = match rest {
+                [] => false,
+                ["correct"] => true,
+                _ => return false,
+            };
+            let got = partial_auc(&curve, [1.0, 0.9], PartialFocus::Specificity, correct);
+            assert_close(id, got, num(want), TOL);
+        }
         _ => return false,
     }
     true
@@ -277,7 +292,14 @@ fn proc_scalars_all_checked_or_deferred() {
 #[test]
 fn proc_every_section_known() {
     let Some((_, expected)) = load() else { return };
-    let checked = ["scalars", "delong_placements", "numeric_near_ties"];
+    let checked = [
+        "scalars",
+        "delong_placements",
+        "numeric_near_ties",
+        "roc_curves",
+        "coords_s100b",
+        "coords_s100b_reversed",
+    ];
     for key in expected.as_object().expect("top-level object").keys() {
         let known = METADATA.contains(&key.as_str())
             || checked.contains(&key.as_str())
@@ -346,4 +368,131 @@ fn bits_of_normal_hex_float(hex: &str) -> u64 {
     let mantissa = u64::from_str_radix(&format!("{mantissa:0<13}"), 16).expect("hex mantissa");
     let exponent: i64 = exponent.parse().expect("exponent");
     (((exponent + 1023) as u64) << 52) | mantissa
+}
+
+#[test]
+fn proc_roc_curves() {
+    let Some((data, expected)) = load() else {
+        return;
+    };
+    let markers = expected["roc_curves"]["markers"]
+        .as_object()
+        .expect("markers");
+    let mut n = 0;
+    for (marker, variants) in markers {
+        for (variant, want) in variants.as_object().expect("variants") {
+            let (levels, dir) = variant.split_once('.').expect("order.direction");
+            let labels: Vec<bool> = match levels {
+                "forward" => data.poor.clone(),
+                "reversed" => data.poor.iter().map(|p| !p).collect(),
+                other => panic!("unknown level order {other}"),
+            };
+            let direction = match dir {
+                "lt" => Direction::CasesHigher,
+                "gt" => Direction::CasesLower,
+                other => panic!("unknown direction {other}"),
+            };
+            let got = roc_curve(data.marker(marker), &labels, direction).expect("roc");
+            let id = format!("roc_curves.{marker}.{variant}");
+            assert_all_close(
+                &format!("{id}.thresholds"),
+                &got.thresholds,
+                &nums(&want["thresholds"]),
+            );
+            assert_all_close(
+                &format!("{id}.se"),
+                &got.sensitivities,
+                &nums(&want["sensitivities"]),
+            );
+            assert_all_close(
+                &format!("{id}.sp"),
+                &got.specificities,
+                &nums(&want["specificities"]),
+            );
+            assert_close(&format!("{id}.auc"), got.auc, num(&want["auc"]), TOL);
+            n += 1;
+        }
+    }
+    assert_eq!(n, 12, "3 markers x 4 variants");
+}
+
+/// One column of pROC's `coords(..., ret = "all")` from a confusion table.
+fn coords_column(c: &ConfusionCounts, name: &str) -> f64 {
+    let (se, sp) = (c.sensitivity(), c.specificity());
+    match name {
+        "specificity" | "tnr" => sp,
+        "sensitivity" | "tpr" | "recall" => se,
+        "accuracy" => c.accuracy(),
+        "tn" => c.true_negatives as f64,
+        "tp" => c.true_positives as f64,
+        "fn" => c.false_negatives as f64,
+        "fp" => c.false_positives as f64,
+        "npv" => c.npv(),
+        "ppv" | "precision" => c.ppv(),
+        "fdr" => c.false_discovery_rate(),
+        "fpr" | "1-specificity" => c.false_positive_rate(),
+        "fnr" | "1-sensitivity" => c.false_negative_rate(),
+        "1-accuracy" => 1.0 - c.accuracy(),
+        "1-npv" => 1.0 - c.npv(),
+        "1-ppv" => 1.0 - c.ppv(),
+        "lr_pos" => c.likelihood_ratio_positive(),
+        "lr_neg" => c.likelihood_ratio_negative(),
+        // pROC's "youden" is se + sp, i.e. J + 1.
+        "youden" => c.youden_j() + 1.0,
+        "closest.topleft" => c.distance_to_top_left(),
+        other => panic!("unknown coords column {other:?}"),
+    }
+}
+
+fn check_coords(id: &str, want: &Value, tables: &[ConfusionCounts], thresholds: &[f64]) {
+    let columns = want.as_object().expect("columns");
+    assert_all_close(
+        &format!("{id}.threshold"),
+        thresholds,
+        &nums(&columns["threshold"]),
+    );
+    for (name, values) in columns {
+        if name == "threshold" {
+            continue;
+        }
+        let got: Vec<f64> = tables.iter().map(|c| coords_column(c, name)).collect();
+        assert_all_close(&format!("{id}.{name}"), &got, &nums(values));
+    }
+}
+
+#[test]
+fn proc_coords_all_thresholds() {
+    let Some((data, expected)) = load() else {
+        return;
+    };
+    let curve = roc_curve(&data.s100b, &data.poor, Direction::CasesHigher).expect("roc");
+    let tables: Vec<ConfusionCounts> = (0..curve.thresholds.len())
+        .map(|k| ConfusionCounts {
+            true_positives: curve.true_positives[k],
+            false_positives: curve.false_positives[k],
+            true_negatives: curve.n_controls - curve.false_positives[k],
+            false_negatives: curve.n_cases - curve.true_positives[k],
+        })
+        .collect();
+    assert_eq!(tables.len(), 51);
+    check_coords(
+        "coords_s100b",
+        &expected["coords_s100b"]["value"],
+        &tables,
+        &curve.thresholds,
+    );
+}
+
+#[test]
+fn proc_coords_given_thresholds_direction_gt() {
+    let Some((data, expected)) = load() else {
+        return;
+    };
+    let want = &expected["coords_s100b_reversed"]["value"];
+    let thresholds = nums(&want["threshold"]);
+    let tables: Vec<ConfusionCounts> = thresholds
+        .iter()
+        .map(|&t| confusion_at(&data.s100b, &data.poor, t, Direction::CasesLower).expect("coords"))
+        .collect();
+    check_coords("coords_s100b_reversed", want, &tables, &thresholds);
 }

@@ -1,7 +1,9 @@
 //! Integration and conformance tests, linked into one binary.
 
 mod cli_errors;
+mod conformance_dcurves;
 mod conformance_proc;
 mod conformance_pyradiomics;
 mod determinism;
+mod stats_bootstrap;
 mod util;

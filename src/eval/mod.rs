@@ -8,8 +8,12 @@
 //! class) and a higher score means "more likely a case" (pROC direction `"<"`). Errors are
 //! [`EvalError`].
 
+pub mod bootstrap;
+pub mod dca;
 pub mod delong;
+pub mod multiclass;
 pub mod roc;
+pub mod threshold;
 
 /// Why a statistic could not be computed; each variant names the input at fault.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -52,6 +56,60 @@ pub enum EvalError {
         n_cases: usize,
         /// Controls present.
         n_controls: usize,
+    },
+    /// A class index outside `0..n_classes`.
+    #[error("class {class} at index {index} is outside the {n_classes} classes given")]
+    ClassOutOfRange {
+        /// Zero-based position of the observation.
+        index: usize,
+        /// The class index found.
+        class: usize,
+        /// Number of classes.
+        n_classes: usize,
+    },
+    /// A risk that should be a probability lies outside [0, 1].
+    #[error("risk {value} at index {index} is not a probability in [0, 1]")]
+    NotAProbability {
+        /// Zero-based position of the value.
+        index: usize,
+        /// The value found.
+        value: f64,
+    },
+    /// A decision threshold outside [0, 1).
+    #[error("threshold {value} is outside [0, 1)")]
+    InvalidThreshold {
+        /// The threshold given.
+        value: f64,
+    },
+    /// A threshold grid that is empty or runs backwards.
+    #[error("threshold grid {from}:{to}:{step} is empty or runs backwards")]
+    InvalidGrid {
+        /// First threshold.
+        from: f64,
+        /// Last threshold.
+        to: f64,
+        /// Step.
+        step: f64,
+    },
+    /// A bootstrap with fewer than two replicates.
+    #[error("a bootstrap needs at least 2 replicates, got {replicates}")]
+    TooFewReplicates {
+        /// Replicates asked for.
+        replicates: usize,
+    },
+    /// More observations than a resample index can address.
+    #[error("{n} observations exceed the bootstrap limit of 2^32 - 1")]
+    TooManyObservations {
+        /// Observations given.
+        n: usize,
+    },
+    /// A count of successes larger than its number of trials.
+    #[error("{successes} successes out of {trials} trials")]
+    InvalidCount {
+        /// Successes given.
+        successes: usize,
+        /// Trials given.
+        trials: usize,
     },
     /// A confidence level outside the open interval (0, 1).
     #[error("confidence level {level} is not strictly between 0 and 1")]

@@ -130,7 +130,7 @@ fn run(experiment: &std::path::Path, out: &std::path::Path, progress: bool) -> R
             c.auc_difference,
             c.ci[0],
             c.ci[1],
-            crate::report::markdown::p_value(c.p)
+            crate::report::tables::p_value(c.p)
         );
     }
     println!("report: {}", outcome.report_dir.display());

@@ -7,7 +7,10 @@
 //! timestamps and are byte-identical on rerun; `run.json` (host, threads, durations) is the
 //! only file allowed to differ.
 
+pub mod figures;
+pub mod html;
 pub mod markdown;
+pub mod tables;
 mod write;
 
 pub use write::{write_atomic, write_report_files};
@@ -29,6 +32,9 @@ pub enum ReportError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// A figure could not be drawn.
+    #[error("figure {0}")]
+    Figure(String),
 }
 
 /// Everything a report shows; serialised with stable key order and no timestamps.
@@ -48,6 +54,10 @@ pub struct Report {
     pub models: Vec<ModelResult>,
     /// Paired comparisons asked for in `[evaluation] compare`.
     pub comparisons: Vec<ComparisonResult>,
+    /// Decision curves of the pooled out-of-fold predictions (repeat 0).
+    pub dca: DcaSummary,
+    /// Figure files written into `figures/`.
+    pub figures: Vec<String>,
     /// How random streams were derived, so a reader can re-derive them.
     pub seed_derivation: String,
 }
@@ -118,6 +128,37 @@ pub struct ModelResult {
     pub repeat_auc: Vec<f64>,
     /// The published AUC for this model id, if the experiment lists one.
     pub published_auc: Option<f64>,
+    /// ROC curve of the pooled out-of-fold predictions (repeat 0).
+    pub roc: RocPoints,
+}
+
+/// ROC curve points, from (0, 0) to (1, 1).
+#[derive(Debug, Clone, Serialize)]
+pub struct RocPoints {
+    /// 1 − specificity at each point.
+    pub false_positive_rate: Vec<f64>,
+    /// Sensitivity at each point.
+    pub true_positive_rate: Vec<f64>,
+}
+
+/// Net benefit per threshold probability (decision-curve analysis, dcurves' definition).
+#[derive(Debug, Clone, Serialize)]
+pub struct DcaSummary {
+    /// Threshold probabilities.
+    pub thresholds: Vec<f64>,
+    /// Net benefit of treating everybody.
+    pub treat_all: Vec<f64>,
+    /// Net benefit of each model, in experiment order.
+    pub models: Vec<ModelNetBenefit>,
+}
+
+/// One model's decision curve.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelNetBenefit {
+    /// Model id.
+    pub id: String,
+    /// Net benefit at each threshold.
+    pub net_benefit: Vec<f64>,
 }
 
 /// A paired DeLong comparison of two models on the same cases.
@@ -231,4 +272,85 @@ mod tests {
         assert_eq!(csv_field("a,b"), "\"a,b\"");
         assert_eq!(csv_field("a\"b"), "\"a\"\"b\"");
     }
+}
+
+/// Draws the report's figures: (file name, SVG) for each name in `report.figures`.
+pub fn draw_figures(r: &Report) -> Result<Vec<(String, String)>, ReportError> {
+    use figures::{Line, line_chart_svg};
+    let mut out = Vec::new();
+    for name in &r.figures {
+        let svg = match name.as_str() {
+            "roc.svg" => {
+                let labels: Vec<String> = r
+                    .models
+                    .iter()
+                    .map(|m| format!("{} (AUC {:.3})", m.id, m.auc))
+                    .collect();
+                let lines: Vec<Line<'_>> = r
+                    .models
+                    .iter()
+                    .zip(&labels)
+                    .map(|(m, label)| Line {
+                        label,
+                        x: &m.roc.false_positive_rate,
+                        y: &m.roc.true_positive_rate,
+                        reference: false,
+                    })
+                    .collect();
+                line_chart_svg(
+                    "ROC (pooled out-of-fold)",
+                    "1 − specificity",
+                    "sensitivity",
+                    (0.0, 1.0),
+                    (0.0, 1.0),
+                    &lines,
+                    true,
+                )?
+            }
+            "dca.svg" => {
+                let d = &r.dca;
+                let none = vec![0.0; d.thresholds.len()];
+                let mut lines = vec![
+                    Line {
+                        label: "treat all",
+                        x: &d.thresholds,
+                        y: &d.treat_all,
+                        reference: true,
+                    },
+                    Line {
+                        label: "treat none",
+                        x: &d.thresholds,
+                        y: &none,
+                        reference: true,
+                    },
+                ];
+                lines.extend(d.models.iter().map(|m| Line {
+                    label: &m.id,
+                    x: &d.thresholds,
+                    y: &m.net_benefit,
+                    reference: false,
+                }));
+                let top = d
+                    .models
+                    .iter()
+                    .flat_map(|m| m.net_benefit.iter())
+                    .chain(&d.treat_all)
+                    .fold(0.05f64, |a, &b| if b.is_finite() { a.max(b) } else { a });
+                let x0 = d.thresholds.first().copied().unwrap_or(0.0);
+                let x1 = d.thresholds.last().copied().unwrap_or(1.0);
+                line_chart_svg(
+                    "Decision curves (pooled out-of-fold)",
+                    "threshold probability",
+                    "net benefit",
+                    (x0, x1),
+                    (-0.05, top * 1.1),
+                    &lines,
+                    false,
+                )?
+            }
+            other => return Err(ReportError::Figure(format!("unknown figure {other}"))),
+        };
+        out.push((name.clone(), svg));
+    }
+    Ok(out)
 }

@@ -6,10 +6,13 @@ use super::plan::{Cell, plan_cells};
 use crate::Error;
 use crate::data::cohort::Cohort;
 use crate::data::split::{Folds, stratified_group_kfold};
-use crate::eval::{delong, roc};
+use crate::eval::{dca, delong, roc};
 use crate::features::{self, FeatureFamily, FeatureTable};
 use crate::models::{self, TrainingData};
-use crate::report::{self, CohortSummary, ComparisonResult, FeatureSummary, ModelResult, PredictionRow, Report, SiteCounts};
+use crate::report::{
+    self, CohortSummary, ComparisonResult, DcaSummary, FeatureSummary, ModelNetBenefit,
+    ModelResult, PredictionRow, Report, RocPoints, SiteCounts,
+};
 use crate::spec::Experiment;
 use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::{Array2, Axis};
@@ -136,8 +139,10 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, Error> {
     let fitted = started.elapsed();
 
     let (report, rows) = evaluate(&exp, &cohort, &table, &labels, &folds, &cells, &results, version, fingerprint)?;
+    let figures = report::draw_figures(&report)?;
     let json = report::render_json(&report);
     let md = report::markdown::render_markdown(&report);
+    let html = report::html::render_html(&report, &figures);
     let csv = report::render_predictions_csv(&rows);
     let run_json = serde_json::json!({
         "host": host_name(),
@@ -157,10 +162,14 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, Error> {
         &[
             ("report.json", json.as_bytes()),
             ("report.md", md.as_bytes()),
+            ("report.html", html.as_bytes()),
             ("predictions.csv", csv.as_bytes()),
             ("run.json", run_json.as_bytes()),
         ],
     )?;
+    for (name, svg) in &figures {
+        report::write_atomic(&report_dir.join("figures").join(name), svg.as_bytes())?;
+    }
     Ok(RunOutcome {
         report_dir,
         report,
@@ -351,6 +360,7 @@ fn evaluate(
             fold_auc,
             repeat_auc,
             published_auc: published.and_then(|p| p.auc.get(&entry.id).copied()),
+            roc: roc_points(&oof[m][0], labels).map_err(eval_error(&entry.id))?,
         });
     }
 
@@ -372,6 +382,22 @@ fn evaluate(
             p: t.p,
         });
     }
+
+    let thresholds = &exp.dca_thresholds;
+    let treat_all = dca::treat_all_curve(labels, thresholds).map_err(eval_error("treat-all"))?;
+    let dca_models = exp
+        .models
+        .iter()
+        .enumerate()
+        .map(|(m, entry)| {
+            dca::net_benefit_curve(&oof[m][0], labels, thresholds, 0.0)
+                .map(|c| ModelNetBenefit {
+                    id: entry.id.clone(),
+                    net_benefit: c.net_benefit,
+                })
+                .map_err(eval_error(&entry.id))
+        })
+        .collect::<Result<_, _>>()?;
 
     let mut sites: BTreeMap<String, SiteCounts> = BTreeMap::new();
     for (case, &y) in cases.iter().zip(labels) {
@@ -401,6 +427,12 @@ fn evaluate(
         },
         models: model_results,
         comparisons,
+        dca: DcaSummary {
+            thresholds: thresholds.clone(),
+            treat_all: treat_all.net_benefit,
+            models: dca_models,
+        },
+        figures: vec!["roc.svg".into(), "dca.svg".into()],
         seed_derivation: format!(
             "Every random stream is ChaCha8 keyed by SHA-256(\"radbench-seed-v1\", seed {}, path): \
              split repeat r uses path [\"split\", r]; a cell uses [\"model\", id, \"repeat\", r, \
@@ -409,4 +441,14 @@ fn evaluate(
         ),
     };
     Ok((report, rows))
+}
+
+/// ROC points from (0, 0) to (1, 1) for scores where higher means positive.
+fn roc_points(scores: &[f64], labels: &[bool]) -> Result<RocPoints, crate::eval::EvalError> {
+    let curve = roc::roc_curve(scores, labels, roc::Direction::CasesHigher)?;
+    // pROC orders points by ascending threshold (from (1, 1) down to (0, 0)); reverse them.
+    Ok(RocPoints {
+        false_positive_rate: curve.specificities.iter().rev().map(|s| 1.0 - s).collect(),
+        true_positive_rate: curve.sensitivities.iter().rev().copied().collect(),
+    })
 }

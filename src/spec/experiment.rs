@@ -1,6 +1,6 @@
 //! The validated experiment: what the runner executes.
 
-use super::raw::{RawExperiment, RawPublished};
+use super::raw::{RawDca, RawExperiment, RawPublished};
 use super::{SpecError, line_of, line_of_key};
 use crate::features::FeatureSettings;
 use crate::models;
@@ -70,6 +70,11 @@ pub struct Experiment {
     pub ci_level: f64,
     /// Pairs of model ids to compare (paired DeLong).
     pub compare: Vec<[String; 2]>,
+    /// Decision-curve thresholds.
+    pub dca: RawDca,
+    /// The decision-curve threshold grid, expanded.
+    #[serde(skip)]
+    pub dca_thresholds: Vec<f64>,
     /// The paper's numbers.
     pub published: Option<RawPublished>,
 }
@@ -209,6 +214,15 @@ impl Experiment {
             }
         }
 
+        let dca = *raw.evaluation.dca.get_ref();
+        let dca_thresholds = crate::eval::dca::threshold_grid(dca.from, dca.to, dca.step)
+            .map_err(|e| {
+                invalid(
+                    line_of(source, raw.evaluation.dca.span().start),
+                    format!("key `evaluation.dca`: {e}"),
+                )
+            })?;
+
         let base = path.parent().unwrap_or(Path::new("."));
         Ok(Experiment {
             name,
@@ -229,6 +243,8 @@ impl Experiment {
             models,
             ci_level,
             compare,
+            dca,
+            dca_thresholds,
             published: raw.published,
         })
     }

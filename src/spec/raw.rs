@@ -131,6 +131,32 @@ pub struct RawEvaluation {
     /// Pairs of model ids to compare with a paired DeLong test.
     #[serde(default = "default_compare")]
     pub compare: Spanned<Vec<[String; 2]>>,
+    /// Threshold grid of the decision curves.
+    #[serde(default = "default_dca")]
+    pub dca: Spanned<RawDca>,
+}
+
+/// `[evaluation] dca = { from, to, step }`: threshold probabilities of the decision curves.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawDca {
+    /// First threshold (default 0.01).
+    pub from: f64,
+    /// Last threshold (default 0.99).
+    pub to: f64,
+    /// Step (default 0.01).
+    pub step: f64,
+}
+
+fn default_dca() -> Spanned<RawDca> {
+    Spanned::new(
+        0..0,
+        RawDca {
+            from: 0.01,
+            to: 0.99,
+            step: 0.01,
+        },
+    )
 }
 
 impl Default for RawEvaluation {
@@ -138,6 +164,7 @@ impl Default for RawEvaluation {
         RawEvaluation {
             ci_level: default_level_spanned(),
             compare: default_compare(),
+            dca: default_dca(),
         }
     }
 }

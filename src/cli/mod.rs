@@ -1,7 +1,10 @@
 //! The command-line interface: clap types and one function per subcommand. The binary calls
 //! [`main`]; every error becomes one line on stderr and exit code 2.
 
+mod cluster;
+
 use crate::Error;
+use crate::runner::{Mode, RunOptions};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -28,6 +31,34 @@ pub enum Command {
         /// Hide the progress bar.
         #[arg(long)]
         quiet: bool,
+        /// Cell cache (default `<out>/.cache`); shared by the shards of a cluster run.
+        #[arg(long)]
+        cache: Option<PathBuf>,
+        /// Compute only shard INDEX/COUNT of the cells into the cache; write no report.
+        #[arg(long, value_name = "INDEX/COUNT")]
+        shard: Option<crate::runner::shard::Shard>,
+    },
+    /// Split an experiment into shards and write a Slurm job array + merge job for them.
+    Plan {
+        /// The experiment file (TOML).
+        experiment: PathBuf,
+        /// Number of shards (array tasks).
+        #[arg(long)]
+        shards: usize,
+        /// Shared cell cache; the plan and the batch scripts are written there too.
+        #[arg(long)]
+        cache: PathBuf,
+        /// Root folder of reports for the merge job.
+        #[arg(long, default_value = "reports")]
+        out: PathBuf,
+    },
+    /// Write the report of a planned experiment from the cells its shards stored.
+    Merge {
+        /// The cache folder given to `radbench plan`.
+        cache: PathBuf,
+        /// Write a report marked partial when cells are missing, instead of failing.
+        #[arg(long)]
+        allow_partial: bool,
     },
     /// Work with cohort manifests.
     Manifest {
@@ -80,7 +111,42 @@ pub fn dispatch(command: &Command) -> Result<(), Error> {
             experiment,
             out,
             quiet,
-        } => run(experiment, out, !quiet),
+            cache,
+            shard,
+        } => {
+            let mode = match shard {
+                Some(s) => Mode::Shard(*s),
+                None => Mode::Full,
+            };
+            run(&RunOptions {
+                experiment: experiment.clone(),
+                out: out.clone(),
+                cache: cache.clone(),
+                progress: !quiet,
+                mode,
+            })
+        }
+        Command::Plan {
+            experiment,
+            shards,
+            cache,
+            out,
+        } => cluster::plan(experiment, *shards, cache, out),
+        Command::Merge {
+            cache,
+            allow_partial,
+        } => {
+            let plan = cluster::read_plan(cache)?;
+            run(&RunOptions {
+                experiment: plan.experiment,
+                out: plan.out,
+                cache: Some(cache.clone()),
+                progress: true,
+                mode: Mode::Merge {
+                    allow_partial: *allow_partial,
+                },
+            })
+        }
         Command::Manifest {
             action: ManifestAction::Verify { file },
         } => verify(file),
@@ -97,13 +163,15 @@ pub fn dispatch(command: &Command) -> Result<(), Error> {
     }
 }
 
-fn run(experiment: &std::path::Path, out: &std::path::Path, progress: bool) -> Result<(), Error> {
-    let outcome = crate::runner::run(&crate::runner::RunOptions {
-        experiment: experiment.to_path_buf(),
-        out: out.to_path_buf(),
-        progress,
-    })?;
-    let r = &outcome.report;
+fn run(opts: &RunOptions) -> Result<(), Error> {
+    let outcome = crate::runner::run(opts)?;
+    let Some((report_dir, r)) = &outcome.report else {
+        println!(
+            "shard done: {} cells planned, {} computed, {} reused",
+            outcome.cells_planned, outcome.cells_computed, outcome.cells_reused
+        );
+        return Ok(());
+    };
     println!(
         "{}: {} cases ({} positive), {} cells computed, {} reused",
         r.experiment["name"].as_str().unwrap_or(""),
@@ -112,6 +180,13 @@ fn run(experiment: &std::path::Path, out: &std::path::Path, progress: bool) -> R
         outcome.cells_computed,
         outcome.cells_reused
     );
+    if !outcome.cells_missing.is_empty() {
+        println!(
+            "  PARTIAL report: {} cells missing ({})",
+            outcome.cells_missing.len(),
+            outcome.cells_missing.join(", ")
+        );
+    }
     for m in &r.models {
         println!(
             "  {:<24} AUC {:.3} ({:.0}% CI {:.3}–{:.3}, DeLong)",
@@ -133,7 +208,7 @@ fn run(experiment: &std::path::Path, out: &std::path::Path, progress: bool) -> R
             crate::report::tables::p_value(c.p)
         );
     }
-    println!("report: {}", outcome.report_dir.display());
+    println!("report: {}", report_dir.display());
     Ok(())
 }
 

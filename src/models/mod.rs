@@ -101,6 +101,12 @@ pub trait Model: Send + Sync {
     /// The model's id in the experiment.
     fn id(&self) -> &str;
 
+    /// Estimated cost of fitting per training case, relative to a logistic regression on
+    /// radiomics (1.0); used to balance shards.
+    fn relative_cost(&self) -> f64 {
+        1.0
+    }
+
     /// Fits on `data`, drawing any randomness from `rng` only.
     fn fit(
         &self,

@@ -58,6 +58,9 @@ pub struct Report {
     pub dca: DcaSummary,
     /// Figure files written into `figures/`.
     pub figures: Vec<String>,
+    /// Cells missing from a merge with `--allow-partial` (`null` for a complete report): the
+    /// statistics then cover only the cases whose cells are present.
+    pub partial: Option<Vec<String>>,
     /// How random streams were derived, so a reader can re-derive them.
     pub seed_derivation: String,
 }

@@ -7,10 +7,16 @@
 //! reach a result. Finished cells are cached ([`cache`]) so an interrupted run resumes.
 
 pub mod cache;
+mod evaluate;
 mod execute;
+mod features;
 pub mod plan;
+mod prepare;
+mod progress;
+pub mod shard;
 
-pub use execute::{RunOptions, RunOutcome, run};
+pub use execute::{Mode, RunOptions, RunOutcome, run};
+pub use prepare::{Prepared, prepare};
 
 /// Errors of a run that are not errors of one stage's input; each names the case, model or
 /// fold at fault.
@@ -59,6 +65,19 @@ pub enum RunnerError {
         cell: String,
         /// The cause.
         source: crate::models::ModelError,
+    },
+    /// A merge found cells missing from the cache.
+    #[error(
+        "{count} of {total} cells are missing from the cache (e.g. {examples}); re-run their \
+         shards, or merge with --allow-partial to write a report marked partial"
+    )]
+    MissingCells {
+        /// Number of missing cells.
+        count: usize,
+        /// Number of cells in the plan.
+        total: usize,
+        /// Some of their keys.
+        examples: String,
     },
     /// A statistic could not be computed.
     #[error("model {model:?}: {source}")]

@@ -82,7 +82,7 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, Error> {
         version,
     } = &prepared;
     let opened = started.elapsed();
-    let table = extract_features(exp, cohort, opts.progress)?;
+    let table = extract_features(exp, cohort, &cache_root, opts.progress)?;
     let extracted = started.elapsed();
     let report_dir = opts.out.join(&exp.name).join(version);
 

@@ -5,12 +5,33 @@ use super::progress::progress_bar;
 use crate::Error;
 use crate::data::cohort::Cohort;
 use crate::features::{self, FeatureFamily, FeatureTable};
+use crate::data::manifest::CaseEntry;
+use crate::report::write_atomic;
 use crate::spec::Experiment;
+use std::path::{Path, PathBuf};
 use ndarray::Array2;
 use rayon::prelude::*;
 
-/// Extracts the experiment's feature classes for every case, in cohort order.
-pub fn extract_features(exp: &Experiment, cohort: &Cohort, progress: bool) -> Result<FeatureTable, Error> {
+/// Where extracted features of one case are kept: keyed by the extraction settings, the
+/// radbench version and the SHA-256 of the case's image and mask, so a changed file or
+/// setting never reuses stale values.
+fn cache_path(cache_root: &Path, settings_key: &str, case: &CaseEntry) -> PathBuf {
+    let short = |h: &str| h.get(..16).unwrap_or(h).to_string();
+    cache_root.join("features").join(settings_key).join(format!(
+        "{}-{}.json",
+        short(&case.image.sha256),
+        short(&case.mask.sha256)
+    ))
+}
+
+/// Extracts the experiment's feature classes for every case, in cohort order, reusing values
+/// stored in `cache_root/features/` by earlier runs or other shards.
+pub fn extract_features(
+    exp: &Experiment,
+    cohort: &Cohort,
+    cache_root: &Path,
+    progress: bool,
+) -> Result<FeatureTable, Error> {
     let families: Vec<&dyn FeatureFamily> = exp
         .feature_classes
         .iter()
@@ -21,11 +42,23 @@ pub fn extract_features(exp: &Experiment, cohort: &Cohort, progress: bool) -> Re
             source,
         })?;
     let settings = exp.feature_settings();
+    let settings_key = crate::report::content_version(
+        &serde_json::json!([&exp.feature_classes, exp.bin_width, exp.mask_label]).to_string(),
+        "features",
+    );
     let cases = cohort.cases();
     let bar = progress_bar(progress, cases.len() as u64, "features");
     let rows: Vec<Vec<(String, f64)>> = cases
         .par_iter()
         .map(|case| {
+            let cached = cache_path(cache_root, &settings_key, case);
+            if let Some(row) = std::fs::read(&cached)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<Vec<(String, f64)>>(&b).ok())
+            {
+                bar.inc(1);
+                return Ok(row);
+            }
             let (image, mask) = cohort
                 .load_case(case, settings.label)
                 .map_err(|source| RunnerError::Case {
@@ -38,6 +71,11 @@ pub fn extract_features(exp: &Experiment, cohort: &Cohort, progress: bool) -> Re
                     source,
                 }
             })?;
+            // JSON has no NaN: rows with non-finite values are recomputed rather than cached.
+            if row.iter().all(|(_, v)| v.is_finite()) {
+                let bytes = serde_json::to_vec(&row).unwrap_or_default();
+                write_atomic(&cached, &bytes)?;
+            }
             bar.inc(1);
             Ok::<_, Error>(row)
         })
@@ -49,6 +87,13 @@ pub fn extract_features(exp: &Experiment, cohort: &Cohort, progress: bool) -> Re
         .unwrap_or_default();
     let mut values = Array2::zeros((rows.len(), names.len()));
     for (i, row) in rows.iter().enumerate() {
+        if row.len() != names.len() || row.iter().zip(&names).any(|((n, _), m)| n != m) {
+            return Err(RunnerError::Labels(format!(
+                "case {}: its feature names differ from the first case's",
+                cases[i].id
+            ))
+            .into());
+        }
         for (j, (_, v)) in row.iter().enumerate() {
             values[[i, j]] = *v;
         }

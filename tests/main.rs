@@ -1,1 +1,4 @@
 //! Integration and conformance tests, linked into one binary.
+
+mod data_nifti;
+mod util;

@@ -62,8 +62,14 @@ impl Grid {
         if !close(&self.origin, &other.origin) {
             return Some(format!("origin {:?} vs {:?}", self.origin, other.origin));
         }
-        if !close(self.direction.as_flattened(), other.direction.as_flattened()) {
-            return Some(format!("direction {:?} vs {:?}", self.direction, other.direction));
+        if !close(
+            self.direction.as_flattened(),
+            other.direction.as_flattened(),
+        ) {
+            return Some(format!(
+                "direction {:?} vs {:?}",
+                self.direction, other.direction
+            ));
         }
         None
     }

@@ -1,1 +1,3 @@
 //! Cohort (stub).
+/// A cohort.
+pub struct Cohort;

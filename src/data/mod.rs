@@ -16,8 +16,8 @@ pub mod nifti;
 pub mod split;
 pub mod synth;
 
-// pub use cohort::Cohort;
-// pub use manifest::{CaseEntry, FileRef, Manifest, ManifestSource, VerifyReport};
+pub use cohort::Cohort;
+pub use manifest::{CaseEntry, FileRef, Manifest, ManifestSource, VerifyReport};
 
 use std::path::PathBuf;
 

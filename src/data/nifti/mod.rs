@@ -18,7 +18,7 @@
 //!   reflected).
 //! - **Write**: a 348-byte little-endian header, 4 zero extension bytes, voxels at offset 352;
 //!   sform and qform both set (code 1, scanner) from the grid; `scl_slope = 1`, `scl_inter = 0`;
-//!   gzip (when the path ends in `.gz`) at level 6 with mtime 0 and OS byte 255, so equal images
+//!   gzip (when the path ends in `.gz`) at level 1 (fast) with mtime 0 and OS byte 255, so equal images
 //!   give equal bytes on every machine. Integer dtypes refuse values they cannot hold exactly.
 
 mod read;
@@ -35,8 +35,9 @@ use std::path::Path;
 const HEADER_LEN: usize = 348;
 /// Voxel offset of the files we write: header plus a 4-byte empty extension block.
 const WRITE_VOX_OFFSET: usize = 352;
-/// gzip level of the files we write; fixed so that bytes never depend on a default.
-const GZIP_LEVEL: u32 = 6;
+/// gzip level of the files we write: fixed so that bytes never depend on a default, and low
+/// because voxel noise barely compresses while unoptimised debug builds deflate slowly.
+const GZIP_LEVEL: u32 = 1;
 
 /// Voxel type of a NIfTI file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

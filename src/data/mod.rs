@@ -141,6 +141,14 @@ pub enum DataError {
         /// The label looked for.
         label: u8,
     },
+    /// A case without the extra image channel asked for.
+    #[error("case {case}: no channel `{channel}` in the manifest")]
+    MissingChannel {
+        /// The case id.
+        case: String,
+        /// The channel name asked for.
+        channel: String,
+    },
     /// A synthetic scenario name that is not registered.
     #[error("unknown synthetic scenario `{name}`; valid scenarios: {valid}")]
     UnknownScenario {

@@ -2,9 +2,10 @@
 //!
 //! Principal items: [`LesionCt`] (the [`Scenario`]), its [`Latents`] and the ground-truth
 //! AUCs [`bayes_auc_texture`], [`bayes_auc_satellite`] and [`bayes_auc_combined`].
-//! The design follows the usual radiomics-versus-CNN argument (e.g. Parekh & Jacobs,
-//! npj Precision Oncology 2019): first-order features summarise intensities inside the mask;
-//! a CNN sees the crop around it.
+//! The design makes the usual radiomics-versus-CNN contrast testable: first-order features
+//! summarise intensities inside the mask, a CNN sees the crop around it. Reference for the
+//! ground truth: the equal-variance binormal model, AUC = Φ(d′/√2) (Green & Swets, *Signal
+//! Detection Theory and Psychophysics*, 1966).
 //!
 //! # Generative model (version 1)
 //!

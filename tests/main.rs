@@ -4,6 +4,8 @@ mod cli_errors;
 mod conformance_dcurves;
 mod conformance_proc;
 mod conformance_pyradiomics;
+mod data_nifti;
+mod data_synth;
 mod determinism;
 mod stats_bootstrap;
 mod util;

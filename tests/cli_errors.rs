@@ -28,7 +28,10 @@ fn assert_clear_error(out: &Output, needles: &[&str]) -> String {
 
 fn sha256_hex(path: &Path) -> String {
     let bytes = std::fs::read(path).unwrap();
-    Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// A small synthetic cohort on disk and an experiment over it.
@@ -52,7 +55,11 @@ impl Fixture {
             "--out",
             cohort.to_str().unwrap(),
         ]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let f = Fixture { _dir: dir, root };
         f.write_experiment("");
         f
@@ -158,7 +165,7 @@ fn mask_of_another_shape_names_the_case() {
     let tmp = f.root.join("other.nii.gz");
     radbench::data::nifti::write_mask(&tmp, &Mask { grid, voxels }).unwrap();
     f.replace_file_keeping_manifest_valid(&mask_path, &std::fs::read(&tmp).unwrap());
-    assert_clear_error(&f.run(), &["case", "shape"]);
+    assert_clear_error(&f.run(), &["case case-", "does not match", "shape"]);
 }
 
 #[test]
@@ -170,7 +177,7 @@ fn empty_mask_names_the_case() {
     let tmp = f.root.join("empty.nii.gz");
     radbench::data::nifti::write_mask(&tmp, &mask).unwrap();
     f.replace_file_keeping_manifest_valid(&mask_path, &std::fs::read(&tmp).unwrap());
-    assert_clear_error(&f.run(), &["case", "empty"]);
+    assert_clear_error(&f.run(), &["case case-", "no voxel with label 1"]);
 }
 
 #[test]

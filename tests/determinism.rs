@@ -53,7 +53,10 @@ fn quickstart_is_byte_identical_across_reruns_threads_and_resume() {
         assert!(first == read(&d, name), "{name}: resumed run differs");
     }
     let run: serde_json::Value = serde_json::from_slice(&read(&d, "run.json")).unwrap();
-    assert_eq!(run["cells_computed"], 0, "the resumed run reuses every cell");
+    assert_eq!(
+        run["cells_computed"], 0,
+        "the resumed run reuses every cell"
+    );
 
     // The headline: first-order radiomics beats chance clearly on the synthetic cohort.
     let report: serde_json::Value = serde_json::from_slice(&read(&a, "report.json")).unwrap();

@@ -36,8 +36,12 @@ pub struct PlannedCell {
 }
 
 fn absolute(path: &Path) -> Result<PathBuf, Error> {
-    std::path::absolute(path)
-        .map_err(|e| Error::Usage(format!("{}: cannot make the path absolute: {e}", path.display())))
+    std::path::absolute(path).map_err(|e| {
+        Error::Usage(format!(
+            "{}: cannot make the path absolute: {e}",
+            path.display()
+        ))
+    })
 }
 
 fn io_error(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
@@ -73,7 +77,8 @@ pub fn plan(experiment: &Path, shards: usize, cache: &Path, out: &Path) -> Resul
     let json = serde_json::to_string_pretty(&plan).unwrap_or_default() + "\n";
     write_atomic(&cache.join("plan.json"), json.as_bytes())?;
 
-    let exe = std::env::current_exe().map_err(|e| Error::Usage(format!("radbench's own path: {e}")))?;
+    let exe =
+        std::env::current_exe().map_err(|e| Error::Usage(format!("radbench's own path: {e}")))?;
     let q = |p: &Path| shell_quote(&p.display().to_string());
     let name = &prepared.exp.name;
     let array = format!(
@@ -144,7 +149,10 @@ fn make_executable(_path: &Path) -> Result<(), Error> {
 pub fn read_plan(cache: &Path) -> Result<Plan, Error> {
     let path = cache.join("plan.json");
     let bytes = std::fs::read(&path).map_err(|e| {
-        Error::Usage(format!("{}: {e} (run `radbench plan` first)", path.display()))
+        Error::Usage(format!(
+            "{}: {e} (run `radbench plan` first)",
+            path.display()
+        ))
     })?;
     serde_json::from_slice(&bytes).map_err(|e| Error::Usage(format!("{}: {e}", path.display())))
 }

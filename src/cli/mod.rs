@@ -157,7 +157,10 @@ pub fn dispatch(command: &Command) -> Result<(), Error> {
             out,
         } => {
             let manifest = crate::data::synth::write_synthetic_cohort(scenario, *n, *seed, out)?;
-            println!("wrote {n} cases of {scenario} (seed {seed}); manifest {}", manifest.display());
+            println!(
+                "wrote {n} cases of {scenario} (seed {seed}); manifest {}",
+                manifest.display()
+            );
             Ok(())
         }
     }
@@ -199,13 +202,13 @@ fn run(opts: &RunOptions) -> Result<(), Error> {
     }
     for c in &r.comparisons {
         println!(
-            "  {} vs {}: ΔAUC {:+.3} ({:.3}–{:.3}), p = {}",
+            "  {} vs {}: ΔAUC {:+.3} ({:.3}–{:.3}), p {}",
             c.a,
             c.b,
             c.auc_difference,
             c.ci[0],
             c.ci[1],
-            crate::report::tables::p_value(c.p)
+            crate::report::tables::p_relation(c.p)
         );
     }
     println!("report: {}", report_dir.display());
@@ -219,7 +222,7 @@ fn verify(file: &std::path::Path) -> Result<(), Error> {
         println!("{}: every file matches its SHA-256", file.display());
         Ok(())
     } else {
-        eprint!("{report}");
+        eprintln!("{report}");
         Err(Error::Usage(format!(
             "{}: verification failed (files listed above)",
             file.display()

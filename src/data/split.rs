@@ -67,7 +67,9 @@ pub fn stratified_group_kfold(
         )));
     }
     if k < 2 {
-        return Err(DataError::Split(format!("{k} folds; at least 2 are needed")));
+        return Err(DataError::Split(format!(
+            "{k} folds; at least 2 are needed"
+        )));
     }
     // BTreeMap: patient order must not depend on hashing.
     let mut cases_of: BTreeMap<&str, Vec<usize>> = BTreeMap::new();

@@ -67,7 +67,10 @@ impl ModelKind for LogisticKind {
         if spec.inputs != ["radiomics"] {
             return Err(SettingsError::for_key(
                 "inputs",
-                format!("`inputs` = {:?}: logistic takes [\"radiomics\"]", spec.inputs),
+                format!(
+                    "`inputs` = {:?}: logistic takes [\"radiomics\"]",
+                    spec.inputs
+                ),
             ));
         }
         Ok(Box::new(LogisticModel {
@@ -93,10 +96,16 @@ impl LogisticModel {
         wanted
             .iter()
             .map(|w| {
-                names.iter().position(|n| n == w).ok_or_else(|| ModelError::Shape {
-                    model: self.id.clone(),
-                    message: format!("no feature named {w:?} among the {} extracted", names.len()),
-                })
+                names
+                    .iter()
+                    .position(|n| n == w)
+                    .ok_or_else(|| ModelError::Shape {
+                        model: self.id.clone(),
+                        message: format!(
+                            "no feature named {w:?} among the {} extracted",
+                            names.len()
+                        ),
+                    })
             })
             .collect()
     }
@@ -208,10 +217,24 @@ mod tests {
             feature_names: &names,
             labels: &y,
         };
-        let fitted = model("alpha = 0.1").fit(&data, &mut rng_for(1, &[])).unwrap();
+        let fitted = model("alpha = 0.1")
+            .fit(&data, &mut rng_for(1, &[]))
+            .unwrap();
         let p = fitted.predict_proba(x.view()).unwrap();
-        let mean_pos: f64 = p.iter().zip(&y).filter(|(_, y)| **y).map(|(p, _)| p).sum::<f64>() / 10.0;
-        let mean_neg: f64 = p.iter().zip(&y).filter(|(_, y)| !**y).map(|(p, _)| p).sum::<f64>() / 30.0;
+        let mean_pos: f64 = p
+            .iter()
+            .zip(&y)
+            .filter(|(_, y)| **y)
+            .map(|(p, _)| p)
+            .sum::<f64>()
+            / 10.0;
+        let mean_neg: f64 = p
+            .iter()
+            .zip(&y)
+            .filter(|(_, y)| !**y)
+            .map(|(p, _)| p)
+            .sum::<f64>()
+            / 30.0;
         assert!(mean_pos > 0.7 && mean_neg < 0.3, "{mean_pos} {mean_neg}");
     }
 
@@ -224,7 +247,9 @@ mod tests {
             labels: &y,
         };
         // Column "b" carries no signal: the subset model must be near chance.
-        let fitted = model("features = [\"b\"]").fit(&data, &mut rng_for(1, &[])).unwrap();
+        let fitted = model("features = [\"b\"]")
+            .fit(&data, &mut rng_for(1, &[]))
+            .unwrap();
         let p = fitted.predict_proba(x.view()).unwrap();
         let auc = crate::eval::roc::auc(&p, &y).unwrap();
         assert!((0.3..0.7).contains(&auc), "{auc}");

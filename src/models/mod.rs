@@ -143,7 +143,10 @@ pub fn kind_by_name(name: &str) -> Result<&'static dyn ModelKind, SettingsError>
             let valid: Vec<&str> = MODEL_KINDS.iter().map(|k| k.name()).collect();
             SettingsError::for_key(
                 "kind",
-                format!("unknown model kind {name:?}, expected one of {}", valid.join(", ")),
+                format!(
+                    "unknown model kind {name:?}, expected one of {}",
+                    valid.join(", ")
+                ),
             )
         })
 }

@@ -22,7 +22,11 @@ impl Standardiser {
             let sd = var.sqrt();
             means.push(mean);
             // A (near-)constant column carries no information; avoid dividing by ~0.
-            sds.push(if sd > 1e-12 * mean.abs().max(1.0) { sd } else { 1.0 });
+            sds.push(if sd > 1e-12 * mean.abs().max(1.0) {
+                sd
+            } else {
+                1.0
+            });
         }
         Standardiser { means, sds }
     }

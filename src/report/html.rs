@@ -61,7 +61,12 @@ pub fn render_html(r: &Report, figures: &[(String, String)]) -> String {
         r.experiment["seed"]
     );
     for t in tables(r) {
-        let _ = writeln!(s, "<h2>{}</h2>\n<p>{}</p>\n<table>\n<tr>", escape(&t.title), caption_html(&t.caption));
+        let _ = writeln!(
+            s,
+            "<h2>{}</h2>\n<p>{}</p>\n<table>\n<tr>",
+            escape(&t.title),
+            caption_html(&t.caption)
+        );
         for h in &t.header {
             let _ = write!(s, "<th>{}</th>", escape(h));
         }
@@ -83,7 +88,11 @@ pub fn render_html(r: &Report, figures: &[(String, String)]) -> String {
     if !figures.is_empty() {
         s.push_str("<h2>Figures</h2>\n<div class=\"figs\">\n");
         for (file, svg) in figures {
-            let _ = writeln!(s, "<figure>{svg}<figcaption><code>figures/{}</code></figcaption></figure>", escape(file));
+            let _ = writeln!(
+                s,
+                "<figure>{svg}<figcaption><code>figures/{}</code></figcaption></figure>",
+                escape(file)
+            );
         }
         s.push_str("</div>\n");
     }
@@ -95,7 +104,11 @@ pub fn render_html(r: &Report, figures: &[(String, String)]) -> String {
         escape(&f.classes.join(", ")),
         f.bin_width
     );
-    let _ = writeln!(s, "<h2>Reproducibility</h2>\n<p>{}</p>\n</body>\n</html>", escape(&r.seed_derivation));
+    let _ = writeln!(
+        s,
+        "<h2>Reproducibility</h2>\n<p>{}</p>\n</body>\n</html>",
+        escape(&r.seed_derivation)
+    );
     s
 }
 

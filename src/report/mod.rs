@@ -13,6 +13,7 @@ pub mod markdown;
 pub mod tables;
 mod write;
 
+pub use figures::draw_figures;
 pub use write::{write_atomic, write_report_files};
 
 use serde::Serialize;
@@ -275,85 +276,4 @@ mod tests {
         assert_eq!(csv_field("a,b"), "\"a,b\"");
         assert_eq!(csv_field("a\"b"), "\"a\"\"b\"");
     }
-}
-
-/// Draws the report's figures: (file name, SVG) for each name in `report.figures`.
-pub fn draw_figures(r: &Report) -> Result<Vec<(String, String)>, ReportError> {
-    use figures::{Line, line_chart_svg};
-    let mut out = Vec::new();
-    for name in &r.figures {
-        let svg = match name.as_str() {
-            "roc.svg" => {
-                let labels: Vec<String> = r
-                    .models
-                    .iter()
-                    .map(|m| format!("{} (AUC {:.3})", m.id, m.auc))
-                    .collect();
-                let lines: Vec<Line<'_>> = r
-                    .models
-                    .iter()
-                    .zip(&labels)
-                    .map(|(m, label)| Line {
-                        label,
-                        x: &m.roc.false_positive_rate,
-                        y: &m.roc.true_positive_rate,
-                        reference: false,
-                    })
-                    .collect();
-                line_chart_svg(
-                    "ROC (pooled out-of-fold)",
-                    "1 − specificity",
-                    "sensitivity",
-                    (0.0, 1.0),
-                    (0.0, 1.0),
-                    &lines,
-                    true,
-                )?
-            }
-            "dca.svg" => {
-                let d = &r.dca;
-                let none = vec![0.0; d.thresholds.len()];
-                let mut lines = vec![
-                    Line {
-                        label: "treat all",
-                        x: &d.thresholds,
-                        y: &d.treat_all,
-                        reference: true,
-                    },
-                    Line {
-                        label: "treat none",
-                        x: &d.thresholds,
-                        y: &none,
-                        reference: true,
-                    },
-                ];
-                lines.extend(d.models.iter().map(|m| Line {
-                    label: &m.id,
-                    x: &d.thresholds,
-                    y: &m.net_benefit,
-                    reference: false,
-                }));
-                let top = d
-                    .models
-                    .iter()
-                    .flat_map(|m| m.net_benefit.iter())
-                    .chain(&d.treat_all)
-                    .fold(0.05f64, |a, &b| if b.is_finite() { a.max(b) } else { a });
-                let x0 = d.thresholds.first().copied().unwrap_or(0.0);
-                let x1 = d.thresholds.last().copied().unwrap_or(1.0);
-                line_chart_svg(
-                    "Decision curves (pooled out-of-fold)",
-                    "threshold probability",
-                    "net benefit",
-                    (x0, x1),
-                    (-0.05, top * 1.1),
-                    &lines,
-                    false,
-                )?
-            }
-            other => return Err(ReportError::Figure(format!("unknown figure {other}"))),
-        };
-        out.push((name.clone(), svg));
-    }
-    Ok(out)
 }

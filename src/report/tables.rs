@@ -36,6 +36,15 @@ pub fn p_value(p: f64) -> String {
     }
 }
 
+/// A p-value as a relation: `= 0.0345` or `< 0.0001`.
+pub fn p_relation(p: f64) -> String {
+    if p < 1e-4 {
+        "< 0.0001".into()
+    } else {
+        format!("= {}", fixed(p, 4))
+    }
+}
+
 fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| s.to_string()).collect()
 }
@@ -61,7 +70,13 @@ pub fn tables(r: &Report) -> Vec<Table> {
         rows: c
             .sites
             .iter()
-            .map(|(site, n)| vec![site.clone(), n.n_cases.to_string(), n.n_positive.to_string()])
+            .map(|(site, n)| {
+                vec![
+                    site.clone(),
+                    n.n_cases.to_string(),
+                    n.n_positive.to_string(),
+                ]
+            })
             .collect(),
     }];
 
@@ -111,7 +126,9 @@ pub fn tables(r: &Report) -> Vec<Table> {
     if !r.comparisons.is_empty() {
         out.push(Table {
             title: "Paired comparisons".into(),
-            caption: "Same cases, same folds; DeLong test for correlated ROC curves (pROC `roc.test`).".into(),
+            caption:
+                "Same cases, same folds; DeLong test for correlated ROC curves (pROC `roc.test`)."
+                    .into(),
             header: vec![
                 "A".into(),
                 "B".into(),

@@ -72,7 +72,8 @@ pub fn evaluate(
             .filter(|&i| oof.iter().all(|model| model[r][i].is_finite()))
             .collect()
     };
-    let pick = |values: &[f64], keep: &[usize]| -> Vec<f64> { keep.iter().map(|&i| values[i]).collect() };
+    let pick =
+        |values: &[f64], keep: &[usize]| -> Vec<f64> { keep.iter().map(|&i| values[i]).collect() };
     let keep0 = complete(0);
     let y0: Vec<bool> = keep0.iter().map(|&i| labels[i]).collect();
     let s0: Vec<Vec<f64>> = oof.iter().map(|model| pick(&model[0], &keep0)).collect();
@@ -84,7 +85,10 @@ pub fn evaluate(
         let fold_auc = (0..exp.split.folds)
             .map(|f| {
                 let test = folds[0].test_indices(f);
-                let test: Vec<usize> = test.into_iter().filter(|&i| oof[m][0][i].is_finite()).collect();
+                let test: Vec<usize> = test
+                    .into_iter()
+                    .filter(|&i| oof[m][0][i].is_finite())
+                    .collect();
                 let s = pick(&oof[m][0], &test);
                 let y: Vec<bool> = test.iter().map(|&i| labels[i]).collect();
                 roc::auc(&s, &y).ok()
@@ -164,7 +168,11 @@ pub fn evaluate(
             fingerprint,
             label: format!("{} = {}", exp.label, exp.positive),
             n_cases: n,
-            n_patients: cases.iter().map(|c| c.patient.as_str()).collect::<BTreeSet<_>>().len(),
+            n_patients: cases
+                .iter()
+                .map(|c| c.patient.as_str())
+                .collect::<BTreeSet<_>>()
+                .len(),
             n_positive,
             n_negative: n - n_positive,
             sites,

@@ -68,7 +68,10 @@ pub struct RunOutcome {
 /// Runs an experiment and writes its report.
 pub fn run(opts: &RunOptions) -> Result<RunOutcome, Error> {
     let started = Instant::now();
-    let cache_root = opts.cache.clone().unwrap_or_else(|| opts.out.join(".cache"));
+    let cache_root = opts
+        .cache
+        .clone()
+        .unwrap_or_else(|| opts.out.join(".cache"));
     let prepared = prepare(&opts.experiment, &cache_root)?;
     let Prepared {
         exp,
@@ -96,7 +99,11 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, Error> {
         _ => vec![true; cells.len()],
     };
     let compute = !matches!(opts.mode, Mode::Merge { .. });
-    let bar = progress_bar(opts.progress, mine.iter().filter(|&&m| m).count() as u64, "cells");
+    let bar = progress_bar(
+        opts.progress,
+        mine.iter().filter(|&&m| m).count() as u64,
+        "cells",
+    );
     let results: Vec<Option<(CellResult, bool)>> = cells
         .par_iter()
         .zip(&mine)
@@ -106,9 +113,9 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, Error> {
             }
             let cache = &caches[cell.model_index];
             let r = if compute {
-                run_cell(cell, &exp, &built, &folds, &table, &labels, cache).map(Some)
+                run_cell(cell, exp, built, folds, &table, labels, cache).map(Some)
             } else {
-                Ok(cached_cell(cell, &folds, &table, cache).map(|r| (r, true)))
+                Ok(cached_cell(cell, folds, &table, cache).map(|r| (r, true)))
             };
             bar.inc(1);
             r
@@ -116,7 +123,11 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, Error> {
         .collect::<Result<_, Error>>()?;
     bar.finish_and_clear();
     let cells_planned = mine.iter().filter(|&&m| m).count();
-    let cells_reused = results.iter().flatten().filter(|(_, reused)| *reused).count();
+    let cells_reused = results
+        .iter()
+        .flatten()
+        .filter(|(_, reused)| *reused)
+        .count();
     let cells_computed = results.iter().flatten().count() - cells_reused;
     let fitted = started.elapsed();
     if let Mode::Shard(_) = opts.mode {
@@ -134,7 +145,12 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, Error> {
         .filter(|(_, r)| r.is_none())
         .map(|(c, _)| c.key())
         .collect();
-    if !missing.is_empty() && opts.mode != (Mode::Merge { allow_partial: true }) {
+    if !missing.is_empty()
+        && opts.mode
+            != (Mode::Merge {
+                allow_partial: true,
+            })
+    {
         let shown: Vec<&str> = missing.iter().take(8).map(String::as_str).collect();
         return Err(RunnerError::MissingCells {
             count: missing.len(),
@@ -146,7 +162,16 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, Error> {
 
     let partial = (!missing.is_empty()).then(|| missing.clone());
     let (report, rows) = evaluate(
-        &exp, &cohort, &table, &labels, &folds, &cells, &results, version, fingerprint, partial,
+        exp,
+        cohort,
+        &table,
+        labels,
+        folds,
+        cells,
+        &results,
+        version.clone(),
+        fingerprint.clone(),
+        partial,
     )?;
     let figures = report::draw_figures(&report)?;
     let json = report::render_json(&report);
@@ -165,7 +190,10 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, Error> {
             "total": started.elapsed().as_secs_f64(),
         },
     });
-    let run_json = format!("{}\n", serde_json::to_string_pretty(&run_json).unwrap_or_default());
+    let run_json = format!(
+        "{}\n",
+        serde_json::to_string_pretty(&run_json).unwrap_or_default()
+    );
     report::write_report_files(
         &report_dir,
         &[
@@ -236,7 +264,9 @@ fn run_cell(
         source,
     };
     let mut rng = cell.rng(exp.seed);
-    let fitted = built[cell.model_index].fit(&data, &mut rng).map_err(cell_error)?;
+    let fitted = built[cell.model_index]
+        .fit(&data, &mut rng)
+        .map_err(cell_error)?;
     let x_test = table.values.select(Axis(0), &test);
     let probabilities = fitted.predict_proba(x_test.view()).map_err(cell_error)?;
     let result = CellResult {
@@ -246,4 +276,3 @@ fn run_cell(
     cache.store(&cell.key(), &result)?;
     Ok((result, false))
 }
-

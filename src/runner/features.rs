@@ -3,14 +3,15 @@
 use super::RunnerError;
 use super::progress::progress_bar;
 use crate::Error;
+use crate::data::DataError;
 use crate::data::cohort::Cohort;
-use crate::features::{self, FeatureFamily, FeatureTable};
 use crate::data::manifest::CaseEntry;
+use crate::features::{self, FeatureFamily, FeatureTable};
 use crate::report::write_atomic;
 use crate::spec::Experiment;
-use std::path::{Path, PathBuf};
 use ndarray::Array2;
 use rayon::prelude::*;
+use std::path::{Path, PathBuf};
 
 /// Where extracted features of one case are kept: keyed by the extraction settings, the
 /// radbench version and the SHA-256 of the case's image and mask, so a changed file or
@@ -59,12 +60,22 @@ pub fn extract_features(
                 bar.inc(1);
                 return Ok(row);
             }
-            let (image, mask) = cohort
-                .load_case(case, settings.label)
-                .map_err(|source| RunnerError::Case {
-                    case: case.id.clone(),
-                    source,
-                })?;
+            let (image, mask) =
+                cohort
+                    .load_case(case, settings.label)
+                    .map_err(|source| -> Error {
+                        match source {
+                            // These already name the case.
+                            DataError::GridMismatch { .. } | DataError::EmptyMask { .. } => {
+                                source.into()
+                            }
+                            source => RunnerError::Case {
+                                case: case.id.clone(),
+                                source,
+                            }
+                            .into(),
+                        }
+                    })?;
             let row = features::extract(&image, &mask, &settings, &families).map_err(|source| {
                 RunnerError::Features {
                     case: case.id.clone(),
@@ -88,10 +99,10 @@ pub fn extract_features(
     let mut values = Array2::zeros((rows.len(), names.len()));
     for (i, row) in rows.iter().enumerate() {
         if row.len() != names.len() || row.iter().zip(&names).any(|((n, _), m)| n != m) {
-            return Err(RunnerError::Labels(format!(
-                "case {}: its feature names differ from the first case's",
-                cases[i].id
-            ))
+            return Err(RunnerError::FeatureNames {
+                case: cases[i].id.clone(),
+                first: cases[0].id.clone(),
+            }
             .into());
         }
         for (j, (_, v)) in row.iter().enumerate() {
@@ -104,4 +115,3 @@ pub fn extract_features(
         values,
     })
 }
-

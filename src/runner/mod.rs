@@ -47,6 +47,14 @@ pub enum RunnerError {
         /// Label name.
         label: String,
     },
+    /// Cases disagree on their feature names (a feature class gave different outputs).
+    #[error("case {case}: its feature names differ from those of case {first}")]
+    FeatureNames {
+        /// The case that differs.
+        case: String,
+        /// The first case, whose names set the columns.
+        first: String,
+    },
     /// The labels cannot support the analysis (one class, say).
     #[error("labels: {0}")]
     Labels(String),

@@ -65,7 +65,7 @@ pub fn prepare(experiment: &Path, cache_root: &Path) -> Result<Prepared, Error> 
         .into());
     }
 
-    let fingerprint = cohort.fingerprint();
+    let fingerprint = cohort.fingerprint().to_string();
     let version = report::content_version(&exp.canonical_json(), &fingerprint);
 
     // Folds per repeat, each from its own stream.
@@ -102,7 +102,10 @@ pub fn prepare(experiment: &Path, cache_root: &Path) -> Result<Prepared, Error> 
                 "split": &exp.split,
                 "model": m,
             });
-            CellCache::new(cache_root, &report::content_version(&slice.to_string(), &fingerprint))
+            CellCache::new(
+                cache_root,
+                &report::content_version(&slice.to_string(), &fingerprint),
+            )
         })
         .collect();
 

@@ -15,4 +15,3 @@ pub fn progress_bar(enabled: bool, len: u64, what: &str) -> ProgressBar {
     bar.set_message(what.to_string());
     bar
 }
-

@@ -26,8 +26,14 @@ impl std::str::FromStr for Shard {
         let (i, n) = s
             .split_once('/')
             .ok_or_else(|| format!("shard {s:?}: expected INDEX/COUNT, e.g. 0/4"))?;
-        let index: usize = i.trim().parse().map_err(|_| format!("shard {s:?}: bad index"))?;
-        let count: usize = n.trim().parse().map_err(|_| format!("shard {s:?}: bad count"))?;
+        let index: usize = i
+            .trim()
+            .parse()
+            .map_err(|_| format!("shard {s:?}: bad index"))?;
+        let count: usize = n
+            .trim()
+            .parse()
+            .map_err(|_| format!("shard {s:?}: bad count"))?;
         if count == 0 || index >= count {
             return Err(format!("shard {s:?}: need 0 <= INDEX < COUNT"));
         }
@@ -38,7 +44,11 @@ impl std::str::FromStr for Shard {
 /// The shard of each cell (same order as `cells`), balancing the estimated `costs`.
 pub fn assign_shards(cells: &[Cell], costs: &[f64], count: usize) -> Vec<usize> {
     let mut order: Vec<usize> = (0..cells.len()).collect();
-    order.sort_by(|&a, &b| costs[b].total_cmp(&costs[a]).then_with(|| cells[a].cmp(&cells[b])));
+    order.sort_by(|&a, &b| {
+        costs[b]
+            .total_cmp(&costs[a])
+            .then_with(|| cells[a].cmp(&cells[b]))
+    });
     let mut load = vec![0.0f64; count.max(1)];
     let mut shard_of = vec![0; cells.len()];
     for i in order {
@@ -66,7 +76,10 @@ mod tests {
     #[test]
     fn every_cell_in_exactly_one_shard_and_loads_balance() {
         let cells = plan_cells(&["cheap".into(), "dear".into()], 1, 5);
-        let costs: Vec<f64> = cells.iter().map(|c| if c.model == "dear" { 10.0 } else { 1.0 }).collect();
+        let costs: Vec<f64> = cells
+            .iter()
+            .map(|c| if c.model == "dear" { 10.0 } else { 1.0 })
+            .collect();
         let shard_of = assign_shards(&cells, &costs, 3);
         let mut load = [0.0; 3];
         for (i, &s) in shard_of.iter().enumerate() {

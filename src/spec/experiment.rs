@@ -122,9 +122,10 @@ impl Experiment {
                 ));
             }
         }
-        if !(raw.features.bin_width.is_finite() && raw.features.bin_width > 0.0) {
+        let bin_width = *raw.features.bin_width.get_ref();
+        if !(bin_width.is_finite() && bin_width > 0.0) {
             return Err(invalid(
-                line_of_key(source, 0..source.len(), "bin_width"),
+                line_of(source, raw.features.bin_width.span().start),
                 "key `features.bin_width` must be a positive number".into(),
             ));
         }
@@ -134,7 +135,9 @@ impl Experiment {
             other => {
                 return Err(invalid(
                     line_of(source, raw.split.kind.span().start),
-                    format!("key `split.kind`: unknown split {other:?}, expected one of `stratified-kfold`"),
+                    format!(
+                        "key `split.kind`: unknown split {other:?}, expected one of `stratified-kfold`"
+                    ),
                 ));
             }
         };
@@ -154,7 +157,10 @@ impl Experiment {
         }
 
         if raw.model.is_empty() {
-            return Err(invalid(0, "no `[[model]]` table: at least one model is needed".into()));
+            return Err(invalid(
+                0,
+                "no `[[model]]` table: at least one model is needed".into(),
+            ));
         }
         let mut models: Vec<ModelEntry> = Vec::new();
         for spanned in &raw.model {
@@ -215,8 +221,8 @@ impl Experiment {
         }
 
         let dca = *raw.evaluation.dca.get_ref();
-        let dca_thresholds = crate::eval::dca::threshold_grid(dca.from, dca.to, dca.step)
-            .map_err(|e| {
+        let dca_thresholds =
+            crate::eval::dca::threshold_grid(dca.from, dca.to, dca.step).map_err(|e| {
                 invalid(
                     line_of(source, raw.evaluation.dca.span().start),
                     format!("key `evaluation.dca`: {e}"),
@@ -233,7 +239,7 @@ impl Experiment {
             label: raw.data.label,
             positive: raw.data.positive,
             feature_classes: classes,
-            bin_width: raw.features.bin_width,
+            bin_width,
             mask_label: raw.features.label,
             split: SplitSpec {
                 kind,
@@ -295,7 +301,10 @@ alpha = 1.0
     #[test]
     fn good_file_resolves_paths_relative_to_itself() {
         let e = parse(GOOD).unwrap();
-        assert_eq!(e.manifest_path, Path::new("experiments/../data-manifests/x.toml"));
+        assert_eq!(
+            e.manifest_path,
+            Path::new("experiments/../data-manifests/x.toml")
+        );
         assert_eq!(e.models.len(), 1);
         assert_eq!(e.split.folds, 5);
         assert_eq!(e.positive, 1);
@@ -305,7 +314,7 @@ alpha = 1.0
     fn unknown_key_names_key_line_and_valid_keys() {
         let src = GOOD.replace("folds = 5", "folds = 5\nfolsd = 3");
         let msg = parse(&src).unwrap_err().to_string();
-        assert!(msg.starts_with("experiments/q.toml:14:"), "{msg}");
+        assert!(msg.starts_with("experiments/q.toml:13:"), "{msg}");
         assert!(msg.contains("folsd") && msg.contains("repeats"), "{msg}");
     }
 
@@ -313,15 +322,19 @@ alpha = 1.0
     fn unknown_model_setting_names_its_line() {
         let src = GOOD.replace("alpha = 1.0", "alpha = 1.0\nalhpa = 2.0");
         let msg = parse(&src).unwrap_err().to_string();
-        assert!(msg.starts_with("experiments/q.toml:19:"), "{msg}");
+        assert!(msg.starts_with("experiments/q.toml:18:"), "{msg}");
         assert!(msg.contains("alhpa"), "{msg}");
     }
 
     #[test]
     fn wrong_type_and_missing_key_are_errors() {
-        let msg = parse(&GOOD.replace("seed = 7", "seed = \"x\"")).unwrap_err().to_string();
+        let msg = parse(&GOOD.replace("seed = 7", "seed = \"x\""))
+            .unwrap_err()
+            .to_string();
         assert!(msg.contains(":4:"), "{msg}");
-        let msg = parse(&GOOD.replace("label = \"lesion\"", "")).unwrap_err().to_string();
+        let msg = parse(&GOOD.replace("label = \"lesion\"", ""))
+            .unwrap_err()
+            .to_string();
         assert!(msg.contains("label"), "{msg}");
     }
 
@@ -331,7 +344,7 @@ alpha = 1.0
             .unwrap_err()
             .to_string();
         assert!(msg.contains("svmm") && msg.contains("logistic"), "{msg}");
-        assert!(msg.contains(":18:"), "{msg}");
+        assert!(msg.contains(":16:"), "{msg}");
     }
 
     #[test]
@@ -345,6 +358,9 @@ alpha = 1.0
 
     #[test]
     fn canonical_json_is_stable() {
-        assert_eq!(parse(GOOD).unwrap().canonical_json(), parse(GOOD).unwrap().canonical_json());
+        assert_eq!(
+            parse(GOOD).unwrap().canonical_json(),
+            parse(GOOD).unwrap().canonical_json()
+        );
     }
 }

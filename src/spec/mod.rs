@@ -39,16 +39,24 @@ pub enum SpecError {
 /// The 1-based line holding byte `offset` of `source`.
 pub(crate) fn line_of(source: &str, offset: usize) -> usize {
     let end = offset.min(source.len());
-    source.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count() + 1
+    source.as_bytes()[..end]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
 }
 
-/// The line in `source[span]` where `key` is assigned, or the span's first line.
+/// The line where `key` is assigned in the table that starts at `span.start` (the table runs
+/// to the next `[` header; toml's span of an array-of-tables entry may cover only its header),
+/// or the table's first line when the key is not found.
 pub(crate) fn line_of_key(source: &str, span: std::ops::Range<usize>, key: &str) -> usize {
     let start = span.start.min(source.len());
-    let end = span.end.min(source.len()).max(start);
     let mut offset = start;
-    for line in source[start..end].split_inclusive('\n') {
+    for (n, line) in source[start..].split_inclusive('\n').enumerate() {
         let trimmed = line.trim_start();
+        if n > 0 && trimmed.starts_with('[') {
+            break;
+        }
         if let Some(rest) = trimmed.strip_prefix(key)
             && rest.trim_start().starts_with('=')
         {

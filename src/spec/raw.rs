@@ -71,7 +71,7 @@ pub struct RawFeatures {
     pub classes: Spanned<Vec<String>>,
     /// Fixed bin width for discretisation (pyradiomics `binWidth`, default 25).
     #[serde(default = "default_bin_width")]
-    pub bin_width: f64,
+    pub bin_width: Spanned<f64>,
     /// Mask label of the region of interest (default 1).
     #[serde(default = "default_label")]
     pub label: u8,
@@ -93,8 +93,8 @@ fn default_classes_spanned() -> Spanned<Vec<String>> {
 fn default_classes() -> Vec<String> {
     vec!["firstorder".into(), "shape".into()]
 }
-fn default_bin_width() -> f64 {
-    25.0
+fn default_bin_width() -> Spanned<f64> {
+    Spanned::new(0..0, 25.0)
 }
 fn default_label() -> u8 {
     1

@@ -3,14 +3,15 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::OnceLock;
 
 use radbench::data::image::{Image, Mask};
 use radbench::data::nrrd;
 use radbench::features::{self, FeatureFamily, FeatureSettings, ResegmentMode, WeightingNorm};
 
-use crate::util::{parse_csv, shared_dir};
+use crate::util::{parse_csv, read_npy, shared_dir};
 
-const CASES: [&str; 5] = ["brain1", "brain2", "breast1", "lung1", "lung2"];
+const CASES_NAMES: [&str; 5] = ["brain1", "brain2", "breast1", "lung1", "lung2"];
 const RELATIVE_TOLERANCE: f64 = 1e-6;
 
 /// Baseline values of one class: column (`brain1_FBN`) → feature name → value.
@@ -90,11 +91,23 @@ struct Case {
     mask: Mask,
 }
 
-fn load(shared: &Path, case: &str) -> Case {
-    let data = shared.join("conformance/pyradiomics/data");
-    let image = nrrd::read_image(&data.join(format!("{case}_image.nrrd"))).expect("image reads");
-    let mask = nrrd::read_mask(&data.join(format!("{case}_label.nrrd"))).expect("mask reads");
-    Case { image, mask }
+/// The five cases, read once for all tests of this file.
+fn load(shared: &Path, case: &str) -> &'static Case {
+    static CASES: OnceLock<BTreeMap<&'static str, Case>> = OnceLock::new();
+    let cases = CASES.get_or_init(|| {
+        let data = shared.join("conformance/pyradiomics/data");
+        CASES_NAMES
+            .iter()
+            .map(|&name| {
+                let image = nrrd::read_image(&data.join(format!("{name}_image.nrrd")))
+                    .expect("image reads");
+                let mask =
+                    nrrd::read_mask(&data.join(format!("{name}_label.nrrd"))).expect("mask reads");
+                (name, Case { image, mask })
+            })
+            .collect()
+    });
+    &cases[case]
 }
 
 /// What one class's comparison covered.
@@ -114,7 +127,7 @@ fn check_class(shared: &Path, family: &dyn FeatureFamily) -> Coverage {
     let mut worst_value = String::new();
     let mut skipped = Vec::new();
     let mut mismatches = Vec::new();
-    for case_name in CASES {
+    for case_name in CASES_NAMES {
         let case = load(shared, case_name);
         for (column, values) in expected
             .iter()
@@ -209,4 +222,75 @@ fn gldm_matches_baseline() {
 #[test]
 fn ngtdm_matches_baseline() {
     run_class("ngtdm");
+}
+
+/// The plain-configuration matrices of every case, before feature computation.
+#[test]
+fn texture_matrices_equal_baseline_npy() {
+    use radbench::features::texture::LevelVolume;
+    use radbench::features::{glcm, gldm, glrlm, glszm, ngtdm, preprocess};
+    let Some(shared) = shared_dir() else { return };
+    let settings = configuration("").unwrap();
+    let folder = shared.join("conformance/pyradiomics/baseline/matrices");
+    for name in CASES_NAMES {
+        let case = load(&shared, name);
+        let prepared = preprocess::prepare(&case.image, &case.mask, &settings).unwrap();
+        let volume = LevelVolume::new(&prepared.image, &prepared.mask, &settings).unwrap();
+        let n = volume.gray_levels.len();
+        let npy = |class: &str| read_npy(&folder.join(format!("{name}_{class}.npy")));
+
+        let expected = npy("glcm");
+        let m = glcm::glcm_matrices(&volume, &settings).unwrap();
+        assert_eq!(
+            expected.shape,
+            vec![n, n, m.matrices.len()],
+            "{name} glcm shape"
+        );
+        let ours: Vec<f64> = (0..n * n)
+            .flat_map(|cell| m.matrices.iter().map(move |matrix| matrix[cell]))
+            .collect();
+        assert_eq!(ours, expected.values, "{name} glcm");
+
+        let expected = npy("glrlm");
+        let m = glrlm::glrlm_matrices(&volume, &settings).unwrap();
+        let used: Vec<usize> = (0..m.max_run)
+            .filter(|&c| {
+                m.matrices
+                    .iter()
+                    .any(|x| (0..n).any(|r| x[r * m.max_run + c] != 0.0))
+            })
+            .collect();
+        assert_eq!(
+            expected.shape,
+            vec![n, used.len(), m.matrices.len()],
+            "{name} glrlm shape"
+        );
+        let ours: Vec<f64> = (0..n)
+            .flat_map(|r| used.iter().map(move |&c| (r, c)))
+            .flat_map(|(r, c)| m.matrices.iter().map(move |x| x[r * m.max_run + c]))
+            .collect();
+        assert_eq!(ours, expected.values, "{name} glrlm");
+
+        for (class, zone) in [
+            ("glszm", glszm::glszm_matrix(&volume, &settings).unwrap()),
+            ("gldm", gldm::gldm_matrix(&volume, &settings).unwrap()),
+        ] {
+            let expected = npy(class);
+            assert_eq!(
+                expected.shape,
+                vec![n, zone.sizes.len()],
+                "{name} {class} shape"
+            );
+            assert_eq!(zone.counts, expected.values, "{name} {class}");
+        }
+
+        let expected = npy("ngtdm");
+        let rows = ngtdm::ngtdm_matrix(&volume, &settings).unwrap();
+        let ours: Vec<f64> = rows
+            .iter()
+            .flat_map(|r| [r.count, r.difference_sum, r.level])
+            .collect();
+        assert_eq!(expected.shape, vec![n, 3], "{name} ngtdm shape");
+        assert_eq!(ours, expected.values, "{name} ngtdm");
+    }
 }

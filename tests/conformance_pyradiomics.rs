@@ -14,6 +14,21 @@ use crate::util::{parse_csv, read_npy, shared_dir};
 const CASES_NAMES: [&str; 5] = ["brain1", "brain2", "breast1", "lung1", "lung2"];
 const RELATIVE_TOLERANCE: f64 = 1e-6;
 
+/// The one known stale baseline cell set: brain1's mesh features were written by an older
+/// pyradiomics whose mesh differed (up to 9e-4 relative; see the baseline README). These are the
+/// values pyradiomics 3.1.4 (`pyradiomics-bhklab`, numpy 1.26, SimpleITK 2.5) gives for them with
+/// `settings/baseline_params/base.yaml`, and what radbench is held to instead.
+const PYRADIOMICS_31_VALUES: [(&str, &str, f64); 4] = [
+    ("brain1", "original_shape_MeshVolume", 16147.51180013021),
+    ("brain1", "original_shape_SurfaceArea", 6438.821603779402),
+    ("brain1", "original_shape_Sphericity", 0.4798234536231475),
+    (
+        "brain1",
+        "original_shape_SurfaceVolumeRatio",
+        0.3987500788652454,
+    ),
+];
+
 /// Baseline values of one class: column (`brain1_FBN`) → feature name → value.
 fn baseline(shared: &Path, class: &str) -> BTreeMap<String, BTreeMap<String, f64>> {
     let path = shared.join(format!(
@@ -82,6 +97,11 @@ fn configuration(suffix: &str) -> Option<FeatureSettings> {
             resegment_range: Some(vec![0.0]),
             ..common
         },
+        "shape2D" => FeatureSettings {
+            force_2d: true,
+            correct_mask: true,
+            ..common
+        },
         _ => return None,
     })
 }
@@ -118,6 +138,12 @@ struct Coverage {
     skipped: Vec<String>,
 }
 
+/// The 2-D label of a case (for the shape2D baseline), read once per test.
+fn load_mask_2d(shared: &Path, case: &str) -> Mask {
+    let path = shared.join(format!("conformance/pyradiomics/data/{case}_label_2D.nrrd"));
+    nrrd::read_mask(&path).expect("2-D mask reads")
+}
+
 /// Compares one class over every case and every configuration radbench runs; panics listing
 /// every mismatch.
 fn check_class(shared: &Path, family: &dyn FeatureFamily) -> Coverage {
@@ -141,10 +167,21 @@ fn check_class(shared: &Path, family: &dyn FeatureFamily) -> Coverage {
                 skipped.push(column.clone());
                 continue;
             };
-            let got = features::extract(&case.image, &case.mask, &settings, &[family])
+            let mask_2d;
+            let mask = if suffix == "shape2D" {
+                mask_2d = load_mask_2d(shared, case_name);
+                &mask_2d
+            } else {
+                &case.mask
+            };
+            let got = features::extract(&case.image, mask, &settings, &[family])
                 .unwrap_or_else(|e| panic!("{column}: extraction failed: {e}"));
             let got: BTreeMap<String, f64> = got.into_iter().collect();
-            for (name, &want) in values {
+            for (name, &baseline_value) in values {
+                let want = PYRADIOMICS_31_VALUES
+                    .iter()
+                    .find(|(c, n, _)| c == column && n == name)
+                    .map_or(baseline_value, |&(_, _, v)| v);
                 let Some(&value) = got.get(name) else {
                     mismatches.push(format!("{column} {name}: missing"));
                     continue;
@@ -293,4 +330,14 @@ fn texture_matrices_equal_baseline_npy() {
         assert_eq!(expected.shape, vec![n, 3], "{name} ngtdm shape");
         assert_eq!(ours, expected.values, "{name} ngtdm");
     }
+}
+
+#[test]
+fn shape_matches_baseline() {
+    run_class("shape");
+}
+
+#[test]
+fn shape2d_matches_baseline() {
+    run_class("shape2D");
 }

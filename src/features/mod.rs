@@ -14,6 +14,7 @@ pub mod gldm;
 pub mod glrlm;
 pub mod glszm;
 pub mod linalg;
+pub mod marching_cubes;
 pub mod ngtdm;
 pub mod preprocess;
 pub mod resample;
@@ -134,6 +135,7 @@ pub const FAMILIES: &[&dyn FeatureFamily] = &[
     &glszm::Glszm,
     &ngtdm::Ngtdm,
     &shape::Shape,
+    &shape::Shape2d,
 ];
 
 /// The feature class called `name` (pyradiomics spelling: `firstorder`, `shape`, ...).
@@ -155,6 +157,16 @@ pub fn family_by_name(name: &str) -> Result<&'static dyn FeatureFamily, FeatureE
 /// Checks that image and mask can be used together: voxel counts match their grids, the grids
 /// match within [`GEOMETRY_TOLERANCE`], and the mask has at least one voxel of `label`.
 pub fn check_inputs(image: &Image, mask: &Mask, label: u8) -> Result<(), FeatureError> {
+    check_inputs_within(image, mask, label, GEOMETRY_TOLERANCE)
+}
+
+/// [`check_inputs`] with a chosen grid tolerance.
+pub fn check_inputs_within(
+    image: &Image,
+    mask: &Mask,
+    label: u8,
+    tolerance: f64,
+) -> Result<(), FeatureError> {
     for (what, found, expected) in [
         ("image", image.voxels.len(), image.grid.len()),
         ("mask", mask.voxels.len(), mask.grid.len()),
@@ -167,13 +179,44 @@ pub fn check_inputs(image: &Image, mask: &Mask, label: u8) -> Result<(), Feature
             });
         }
     }
-    if let Some(difference) = image.grid.mismatch(&mask.grid, GEOMETRY_TOLERANCE) {
+    if let Some(difference) = image.grid.mismatch(&mask.grid, tolerance) {
         return Err(FeatureError::GeometryMismatch(difference));
     }
     if !mask.voxels.contains(&label) {
         return Err(FeatureError::EmptyMask { label });
     }
     Ok(())
+}
+
+fn tolerance(settings: &FeatureSettings) -> f64 {
+    settings.geometry_tolerance.unwrap_or(GEOMETRY_TOLERANCE)
+}
+
+/// pyradiomics `correctMask`: when the mask's grid differs from the image's and correction is
+/// on, the mask resampled onto the image grid (nearest neighbour), after checking its region lies
+/// inside the image. `None` when nothing needs correcting.
+pub fn align_mask(
+    image: &Image,
+    mask: &Mask,
+    settings: &FeatureSettings,
+) -> Result<Option<Mask>, FeatureError> {
+    if !settings.correct_mask
+        || image
+            .grid
+            .mismatch(&mask.grid, tolerance(settings))
+            .is_none()
+    {
+        return Ok(None);
+    }
+    if mask.voxels.len() != mask.grid.len() {
+        return Err(FeatureError::VoxelCount {
+            what: "mask",
+            found: mask.voxels.len(),
+            expected: mask.grid.len(),
+        });
+    }
+    resample::check_roi_inside(&image.grid, mask, settings.label)?;
+    Ok(Some(resample::mask_onto_grid(mask, &image.grid)))
 }
 
 /// The intensities of the voxels labelled `label`, in storage order (i fastest). Errors on an
@@ -203,7 +246,9 @@ pub fn extract(
     settings: &FeatureSettings,
     families: &[&dyn FeatureFamily],
 ) -> Result<Vec<(String, f64)>, FeatureError> {
-    check_inputs(image, mask, settings.label)?;
+    let aligned = align_mask(image, mask, settings)?;
+    let mask = aligned.as_ref().unwrap_or(mask);
+    check_inputs_within(image, mask, settings.label, tolerance(settings))?;
     let case = preprocess::prepare(image, mask, settings)?;
     let mut features = Vec::new();
     for family in families {
@@ -244,7 +289,7 @@ mod tests {
         let message = family_by_name("glcmm").err().unwrap().to_string();
         assert!(
             message.contains("glcmm")
-                && message.contains("firstorder, glcm, gldm, glrlm, glszm, ngtdm, shape")
+                && message.contains("firstorder, glcm, gldm, glrlm, glszm, ngtdm, shape, shape2D")
         );
     }
 
@@ -256,9 +301,9 @@ mod tests {
             family_by_name("firstorder").unwrap(),
         ];
         let f = extract(&image, &mask, &FeatureSettings::default(), &families).unwrap();
-        assert_eq!(f.len(), 19);
-        assert_eq!(f[0], ("original_shape_VoxelVolume".to_string(), 8.0));
-        assert_eq!(f[1].0, "original_firstorder_10Percentile");
+        assert_eq!(f.len(), 14 + 18);
+        assert_eq!(f[13], ("original_shape_VoxelVolume".to_string(), 8.0));
+        assert_eq!(f[14].0, "original_firstorder_10Percentile");
         let mean = f
             .iter()
             .find(|(n, _)| n == "original_firstorder_Mean")

@@ -79,6 +79,12 @@ pub struct FeatureSettings {
     pub minimum_roi_dimensions: usize,
     /// `minimumROISize`: the region must have more than this many voxels (default none).
     pub minimum_roi_size: Option<usize>,
+    /// `correctMask`: resample a mask on another grid onto the image's (nearest neighbour) when
+    /// its region lies inside the image (default false).
+    pub correct_mask: bool,
+    /// `geometryTolerance`: largest grid difference accepted between image and mask (default
+    /// none: radbench's 1e-4).
+    pub geometry_tolerance: Option<f64>,
     /// `force2D`: texture in 2-D slices (default false).
     pub force_2d: bool,
     /// `force2Ddimension`: the axis normal to those slices, numpy order (0 = k, 1 = j, 2 = i).
@@ -116,6 +122,8 @@ impl Default for FeatureSettings {
             resegment_shape: false,
             minimum_roi_dimensions: 2,
             minimum_roi_size: None,
+            correct_mask: false,
+            geometry_tolerance: None,
             force_2d: false,
             force_2d_dimension: 0,
             distances: vec![1],

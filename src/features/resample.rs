@@ -45,13 +45,10 @@ pub fn check_roi_inside(image_grid: &Grid, mask: &Mask, label: u8) -> Result<(),
     let tolerance = 1e-3;
     for corner in corners {
         let index = continuous_index(image_grid, physical_point(&mask.grid, corner));
-        for axis in 0..3 {
-            if index[axis] < -0.5 - tolerance
-                || index[axis] > image_grid.dims[axis] as f64 - 0.5 + tolerance
-            {
+        for (axis, (&x, &size)) in index.iter().zip(&image_grid.dims).enumerate() {
+            if x < -0.5 - tolerance || x > size as f64 - 0.5 + tolerance {
                 return Err(FeatureError::GeometryMismatch(format!(
-                    "the region of label {label} extends outside the image (axis {axis}: index {:.3}, image size {})",
-                    index[axis], image_grid.dims[axis]
+                    "the region of label {label} extends outside the image (axis {axis}: index {x:.3}, image size {size})"
                 )));
             }
         }

@@ -54,12 +54,17 @@ pub const SHAPE2D_FEATURES: [&str; 9] = [
     "Sphericity",
 ];
 
-/// The region cropped to its bounding box and padded by one outside voxel on every side:
-/// (inside flags, i fastest; padded dims; voxel-centre coordinates in mm, (k, j, i) order).
-fn padded_region(
-    mask: &Mask,
-    label: u8,
-) -> Result<(Vec<bool>, [usize; 3], Vec<[usize; 3]>), FeatureError> {
+/// The region cropped to its bounding box and padded by one outside voxel on every side.
+struct PaddedRegion {
+    /// Inside flags, i fastest.
+    inside: Vec<bool>,
+    /// Padded size along i, j, k.
+    dims: [usize; 3],
+    /// Each region voxel's padded index in (k, j, i) order.
+    voxels: Vec<[usize; 3]>,
+}
+
+fn padded_region(mask: &Mask, label: u8) -> Result<PaddedRegion, FeatureError> {
     let bbox = bounding_box(mask, label).ok_or(FeatureError::EmptyMask { label })?;
     let size = bbox.size();
     let dims = size.map(|s| s + 2);
@@ -78,7 +83,11 @@ fn padded_region(
             }
         }
     }
-    Ok((inside, dims, voxels))
+    Ok(PaddedRegion {
+        inside,
+        dims,
+        voxels,
+    })
 }
 
 /// Eigenvalues (ascending) of the covariance of voxel-centre coordinates (`axes` of each, in
@@ -144,7 +153,11 @@ impl FeatureFamily for Shape {
         mask: &Mask,
         settings: &FeatureSettings,
     ) -> Result<Vec<(String, f64)>, FeatureError> {
-        let (inside, dims, voxels) = padded_region(mask, settings.label)?;
+        let PaddedRegion {
+            inside,
+            dims,
+            voxels,
+        } = padded_region(mask, settings.label)?;
         let spacing = image.grid.spacing;
         let mesh = mesh_coefficients(&inside, dims, spacing);
         let spacing_kji = [spacing[2], spacing[1], spacing[0]];
@@ -199,7 +212,7 @@ impl FeatureFamily for Shape2d {
                 reason: "shape2D needs force2D: true (as in pyradiomics)".into(),
             });
         }
-        let (_, dims, voxels) = padded_region(mask, settings.label)?;
+        let PaddedRegion { dims, voxels, .. } = padded_region(mask, settings.label)?;
         // The 2-D plane: the two numpy axes other than force2Ddimension (k = 0, j = 1, i = 2).
         let normal = settings.force_2d_dimension;
         if normal > 2 {

@@ -7,7 +7,9 @@ use std::sync::OnceLock;
 
 use radbench::data::image::{Image, Mask};
 use radbench::data::nrrd;
-use radbench::features::{self, FeatureFamily, FeatureSettings, ResegmentMode, WeightingNorm};
+use radbench::features::{
+    self, FeatureFamily, FeatureSettings, Interpolator, ResegmentMode, StoredType, WeightingNorm,
+};
 
 use crate::util::{parse_csv, read_npy, shared_dir};
 
@@ -100,6 +102,13 @@ fn configuration(suffix: &str) -> Option<FeatureSettings> {
         "shape2D" => FeatureSettings {
             force_2d: true,
             correct_mask: true,
+            ..common
+        },
+        "resampling" => FeatureSettings {
+            resampled_pixel_spacing: Some([2.0, 2.0, 2.0]),
+            interpolator: Interpolator::BSpline,
+            // The cases' images are int16 NRRD files; SimpleITK resamples into int16.
+            stored_type: StoredType::from_name("int16"),
             ..common
         },
         _ => return None,

@@ -22,7 +22,7 @@ pub mod settings;
 pub mod shape;
 pub mod texture;
 
-pub use settings::{FeatureSettings, Interpolator, ResegmentMode, WeightingNorm};
+pub use settings::{FeatureSettings, Interpolator, ResegmentMode, StoredType, WeightingNorm};
 
 use crate::data::image::{Image, Mask};
 

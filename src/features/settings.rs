@@ -5,6 +5,8 @@
 //! Reference: pyradiomics `radiomics/schemas/paramSchema.yaml` and the "Customizing the
 //! extraction" page of its documentation (names, types and defaults).
 
+pub use super::resample::StoredType;
+
 /// How `resegmentRange` thresholds are read (pyradiomics `resegmentMode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ResegmentMode {
@@ -97,6 +99,11 @@ pub struct FeatureSettings {
     pub weighting_norm: Option<WeightingNorm>,
     /// `gldm_a`: dependence tolerance α (default 0).
     pub gldm_a: u32,
+    /// How the image file stores intensities (not a pyradiomics setting; set by whoever reads
+    /// the image, e.g. from the NRRD `type`). SimpleITK resamples into the input's pixel type,
+    /// so after resampling an integer image values are truncated to integers; normalisation
+    /// makes the image floating point first. Default: floating point.
+    pub stored_type: StoredType,
     /// IBSI mode (not a pyradiomics setting): excess kurtosis, N−1 covariance for axis
     /// lengths, fixed-bin-width edges starting at the region's minimum (or the lower
     /// re-segmentation bound). Default false: pyradiomics definitions.
@@ -130,6 +137,7 @@ impl Default for FeatureSettings {
             symmetrical_glcm: true,
             weighting_norm: None,
             gldm_a: 0,
+            stored_type: StoredType::Float,
             ibsi: false,
         }
     }

@@ -106,8 +106,8 @@ impl ItkGeometry {
     fn index_to_point(&self, index: [f64; 3]) -> [f64; 3] {
         [0, 1, 2].map(|r| {
             let mut p = self.origin[r];
-            for c in 0..3 {
-                p += self.to_point[r][c] * index[c];
+            for (m, x) in self.to_point[r].iter().zip(index) {
+                p += m * x;
             }
             p
         })
@@ -117,8 +117,8 @@ impl ItkGeometry {
     fn continuous_index_to_point(&self, index: [f64; 3]) -> [f64; 3] {
         [0, 1, 2].map(|r| {
             let mut sum = 0.0;
-            for c in 0..3 {
-                sum += self.to_point[r][c] * index[c];
+            for (m, x) in self.to_point[r].iter().zip(index) {
+                sum += m * x;
             }
             sum + self.origin[r]
         })
@@ -129,8 +129,8 @@ impl ItkGeometry {
         let v = [0, 1, 2].map(|k| point[k] - self.origin[k]);
         [0, 1, 2].map(|r| {
             let mut sum = 0.0;
-            for c in 0..3 {
-                sum += self.to_index[r][c] * v[c];
+            for (m, x) in self.to_index[r].iter().zip(v) {
+                sum += m * x;
             }
             sum
         })
@@ -264,7 +264,8 @@ fn line_to_coefficients(c: &mut [f64], z: f64, horizon: usize) {
         let mut zn = z;
         let mut z2n = z.powf((n - 1) as f64);
         let mut sum = c[0] + z2n * c[n - 1];
-        z2n *= z2n * iz;
+        // z^(2n−2) · z^(n−1) … as ITK: z2n ← z2n · (z2n / z).
+        z2n = z2n * (z2n * iz);
         for value in c.iter().take(n - 1).skip(1) {
             sum += (zn + z2n) * value;
             zn *= z;

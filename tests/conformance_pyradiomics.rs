@@ -7,9 +7,7 @@ use std::sync::OnceLock;
 
 use radbench::data::image::{Image, Mask};
 use radbench::data::nrrd;
-use radbench::features::{
-    self, FeatureFamily, FeatureSettings, Interpolator, ResegmentMode, StoredType, WeightingNorm,
-};
+use radbench::features::{self, FeatureFamily, FeatureSettings, StoredType, params};
 
 use crate::util::{parse_csv, read_npy, shared_dir};
 
@@ -56,63 +54,25 @@ fn baseline(shared: &Path, class: &str) -> BTreeMap<String, BTreeMap<String, f64
     columns
 }
 
-/// The settings of a baseline configuration (the column suffix), transcribed from
-/// `settings/baseline_params/*.yaml`, or `None` when radbench cannot run it yet.
-fn configuration(suffix: &str) -> Option<FeatureSettings> {
-    let common = FeatureSettings {
-        label: 1,
-        distances: vec![1],
-        ..FeatureSettings::default()
-    };
-    Some(match suffix {
-        "" => FeatureSettings {
-            voxel_array_shift: 2000.0,
-            minimum_roi_dimensions: 1,
-            ..common
-        },
-        "normalization" => FeatureSettings {
-            normalize: true,
-            normalize_scale: 100.0,
-            bin_width: 5.0,
-            ..common
-        },
-        "resegmentation" => FeatureSettings {
-            resegment_range: Some(vec![-3.0, 3.0]),
-            resegment_mode: ResegmentMode::Sigma,
-            ..common
-        },
-        "2d" => FeatureSettings {
-            force_2d: true,
-            force_2d_dimension: 0,
-            ..common
-        },
-        "FBN" => FeatureSettings {
-            bin_count: Some(64),
-            ..common
-        },
-        "combined" => FeatureSettings {
-            weighting_norm: Some(WeightingNorm::NoWeighting),
-            ..common
-        },
-        "flatRegion" => FeatureSettings {
-            bin_width: 5000.0,
-            resegment_range: Some(vec![0.0]),
-            ..common
-        },
-        "shape2D" => FeatureSettings {
-            force_2d: true,
-            correct_mask: true,
-            ..common
-        },
-        "resampling" => FeatureSettings {
-            resampled_pixel_spacing: Some([2.0, 2.0, 2.0]),
-            interpolator: Interpolator::BSpline,
-            // The cases' images are int16 NRRD files; SimpleITK resamples into int16.
-            stored_type: StoredType::from_name("int16"),
-            ..common
-        },
+/// The settings of a baseline configuration (the column suffix), read from the equivalent
+/// parameter file in `settings/baseline_params/` with radbench's YAML reader.
+fn configuration(shared: &Path, suffix: &str) -> Option<FeatureSettings> {
+    let file = match suffix {
+        "" => "base",
+        "normalization" | "resampling" | "resegmentation" | "FBN" | "combined" | "flatRegion"
+        | "shape2D" => suffix,
+        "2d" => "2d",
         _ => return None,
-    })
+    };
+    let path = shared.join(format!(
+        "conformance/pyradiomics/settings/baseline_params/{file}.yaml"
+    ));
+    let mut settings = params::read_params(&path)
+        .expect("baseline params parse")
+        .settings;
+    // The cases' images are int16 NRRD files; SimpleITK resamples into int16.
+    settings.stored_type = StoredType::from_name("int16");
+    Some(settings)
 }
 
 struct Case {
@@ -172,7 +132,7 @@ fn check_class(shared: &Path, family: &dyn FeatureFamily) -> Coverage {
                 .strip_prefix(case_name)
                 .unwrap_or("")
                 .trim_start_matches('_');
-            let Some(settings) = configuration(suffix) else {
+            let Some(settings) = configuration(shared, suffix) else {
                 skipped.push(column.clone());
                 continue;
             };
@@ -276,7 +236,7 @@ fn texture_matrices_equal_baseline_npy() {
     use radbench::features::texture::LevelVolume;
     use radbench::features::{glcm, gldm, glrlm, glszm, ngtdm, preprocess};
     let Some(shared) = shared_dir() else { return };
-    let settings = configuration("").unwrap();
+    let settings = configuration(&shared, "").unwrap();
     let folder = shared.join("conformance/pyradiomics/baseline/matrices");
     for name in CASES_NAMES {
         let case = load(&shared, name);

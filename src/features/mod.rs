@@ -16,6 +16,7 @@ pub mod glszm;
 pub mod linalg;
 pub mod marching_cubes;
 pub mod ngtdm;
+pub mod params;
 pub mod preprocess;
 pub mod resample;
 pub mod settings;
@@ -76,6 +77,16 @@ pub enum FeatureError {
         /// Which check failed, with the numbers.
         reason: String,
     },
+    /// A parameter file has an unknown key or a bad value.
+    #[error("{file}: {key}: {reason}")]
+    InvalidParams {
+        /// The parameter file.
+        file: String,
+        /// The key at fault, dotted (`setting.binWidth`).
+        key: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// A setting or input radbench does not support.
     #[error("unsupported: {what}")]
     Unsupported {
@@ -112,6 +123,33 @@ pub trait FeatureFamily: Send + Sync {
     /// True for shape classes, which [`extract`] gives the mask before re-segmentation.
     fn uses_morphological_mask(&self) -> bool {
         false
+    }
+
+    /// Bare names of the features [`FeatureFamily::compute`] returns, in its order.
+    fn feature_names(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Deprecated features that pyradiomics computes only when a parameter file names them;
+    /// [`FeatureFamily::compute_all`] appends them.
+    fn deprecated_features(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Feature names pyradiomics accepts in a parameter file but for which it returns no value
+    /// (deprecated duplicates of other features); radbench accepts and omits them too.
+    fn valueless_features(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// [`FeatureFamily::compute`] plus the [`FeatureFamily::deprecated_features`].
+    fn compute_all(
+        &self,
+        image: &Image,
+        mask: &Mask,
+        settings: &FeatureSettings,
+    ) -> Result<Vec<(String, f64)>, FeatureError> {
+        self.compute(image, mask, settings)
     }
 }
 
@@ -246,20 +284,40 @@ pub fn extract(
     settings: &FeatureSettings,
     families: &[&dyn FeatureFamily],
 ) -> Result<Vec<(String, f64)>, FeatureError> {
+    Ok(extract_classes(image, mask, settings, families, false)?
+        .into_iter()
+        .flatten()
+        .collect())
+}
+
+/// [`extract`] with each family's features kept apart; with `deprecated`, each family's
+/// [`FeatureFamily::compute_all`] instead of [`FeatureFamily::compute`].
+pub fn extract_classes(
+    image: &Image,
+    mask: &Mask,
+    settings: &FeatureSettings,
+    families: &[&dyn FeatureFamily],
+    deprecated: bool,
+) -> Result<Vec<Vec<(String, f64)>>, FeatureError> {
     let aligned = align_mask(image, mask, settings)?;
     let mask = aligned.as_ref().unwrap_or(mask);
     check_inputs_within(image, mask, settings.label, tolerance(settings))?;
     let case = preprocess::prepare(image, mask, settings)?;
-    let mut features = Vec::new();
-    for family in families {
-        let family_mask = if family.uses_morphological_mask() {
-            &case.shape_mask
-        } else {
-            &case.mask
-        };
-        features.extend(family.compute(&case.image, family_mask, settings)?);
-    }
-    Ok(features)
+    families
+        .iter()
+        .map(|family| {
+            let family_mask = if family.uses_morphological_mask() {
+                &case.shape_mask
+            } else {
+                &case.mask
+            };
+            if deprecated {
+                family.compute_all(&case.image, family_mask, settings)
+            } else {
+                family.compute(&case.image, family_mask, settings)
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

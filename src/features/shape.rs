@@ -41,6 +41,9 @@ pub const SHAPE_FEATURES: [&str; 14] = [
     "VoxelVolume",
 ];
 
+/// Deprecated 3-D shape features pyradiomics computes only when named.
+pub const SHAPE_DEPRECATED: [&str; 3] = ["Compactness1", "Compactness2", "SphericalDisproportion"];
+
 /// The 2-D shape feature names, in pyradiomics' output order.
 pub const SHAPE2D_FEATURES: [&str; 9] = [
     "Elongation",
@@ -147,7 +150,7 @@ impl FeatureFamily for Shape {
         "shape"
     }
 
-    fn compute(
+    fn compute_all(
         &self,
         image: &Image,
         mask: &Mask,
@@ -182,16 +185,40 @@ impl FeatureFamily for Shape {
             area,
             area / volume,
             voxels.len() as f64 * (spacing_kji[0] * spacing_kji[2] * spacing_kji[1]),
+            // Deprecated, computed when named: Compactness1, Compactness2, SphericalDisproportion.
+            volume / (area.powf(3.0 / 2.0) * std::f64::consts::PI.sqrt()),
+            (36.0 * std::f64::consts::PI) * volume.powf(2.0) / area.powf(3.0),
+            area / (36.0 * std::f64::consts::PI * volume * volume).powf(1.0 / 3.0),
         ];
         Ok(SHAPE_FEATURES
             .iter()
+            .chain(SHAPE_DEPRECATED.iter())
             .zip(values)
             .map(|(name, value)| (format!("original_shape_{name}"), value))
             .collect())
     }
 
+    fn compute(
+        &self,
+        image: &Image,
+        mask: &Mask,
+        settings: &FeatureSettings,
+    ) -> Result<Vec<(String, f64)>, FeatureError> {
+        let mut all = self.compute_all(image, mask, settings)?;
+        all.truncate(SHAPE_FEATURES.len());
+        Ok(all)
+    }
+
     fn uses_morphological_mask(&self) -> bool {
         true
+    }
+
+    fn feature_names(&self) -> &'static [&'static str] {
+        &SHAPE_FEATURES
+    }
+
+    fn deprecated_features(&self) -> &'static [&'static str] {
+        &SHAPE_DEPRECATED
     }
 }
 
@@ -200,7 +227,7 @@ impl FeatureFamily for Shape2d {
         "shape2D"
     }
 
-    fn compute(
+    fn compute_all(
         &self,
         image: &Image,
         mask: &Mask,
@@ -267,15 +294,40 @@ impl FeatureFamily for Shape2d {
             voxels.len() as f64 * (spacing[1] * spacing[0]),
             2.0 * (std::f64::consts::PI * surface).sqrt() / perimeter,
         ];
+        let sphericity = values[8];
         Ok(SHAPE2D_FEATURES
             .iter()
             .zip(values)
+            // Deprecated, computed when named.
+            .chain(std::iter::once((
+                &"SphericalDisproportion",
+                1.0 / sphericity,
+            )))
             .map(|(name, value)| (format!("original_shape2D_{name}"), value))
             .collect())
     }
 
+    fn compute(
+        &self,
+        image: &Image,
+        mask: &Mask,
+        settings: &FeatureSettings,
+    ) -> Result<Vec<(String, f64)>, FeatureError> {
+        let mut all = self.compute_all(image, mask, settings)?;
+        all.truncate(SHAPE2D_FEATURES.len());
+        Ok(all)
+    }
+
     fn uses_morphological_mask(&self) -> bool {
         true
+    }
+
+    fn feature_names(&self) -> &'static [&'static str] {
+        &SHAPE2D_FEATURES
+    }
+
+    fn deprecated_features(&self) -> &'static [&'static str] {
+        &["SphericalDisproportion"]
     }
 }
 

@@ -100,3 +100,73 @@ pub fn parse_csv(text: &str) -> Vec<Vec<String>> {
     }
     rows
 }
+
+/// A float64 `.npy` array: its shape and its values in C order.
+pub struct Npy {
+    /// Shape, outermost axis first.
+    pub shape: Vec<usize>,
+    /// Values, last axis fastest.
+    pub values: Vec<f64>,
+}
+
+/// Reads a little-endian float64 `.npy` file (format versions 1–3, C or Fortran order).
+pub fn read_npy(path: &std::path::Path) -> Npy {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert!(
+        bytes.starts_with(b"\x93NUMPY"),
+        "{}: not .npy",
+        path.display()
+    );
+    let (header_len, start) = if bytes[6] == 1 {
+        (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10)
+    } else {
+        (
+            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+            12,
+        )
+    };
+    let header = std::str::from_utf8(&bytes[start..start + header_len]).expect("ASCII header");
+    assert!(
+        header.contains("'descr': '<f8'"),
+        "{}: not float64: {header}",
+        path.display()
+    );
+    let fortran = header.contains("'fortran_order': True");
+    let shape_text = header
+        .split("'shape': (")
+        .nth(1)
+        .and_then(|s| s.split(')').next())
+        .expect("shape");
+    let shape: Vec<usize> = shape_text
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse().expect("shape entry"))
+        .collect();
+    let raw: Vec<f64> = bytes[start + header_len..]
+        .chunks_exact(8)
+        .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))
+        .collect();
+    let values = if fortran {
+        // Re-index from first-axis-fastest to last-axis-fastest.
+        let total: usize = shape.iter().product();
+        (0..total)
+            .map(|c_index| {
+                let mut rest = c_index;
+                let mut position = vec![0; shape.len()];
+                for axis in (0..shape.len()).rev() {
+                    position[axis] = rest % shape[axis];
+                    rest /= shape[axis];
+                }
+                let mut f_index = 0;
+                for axis in (0..shape.len()).rev() {
+                    f_index = f_index * shape[axis] + position[axis];
+                }
+                raw[f_index]
+            })
+            .collect()
+    } else {
+        raw
+    };
+    Npy { shape, values }
+}

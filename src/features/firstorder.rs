@@ -59,6 +59,29 @@ impl FeatureFamily for FirstOrder {
             .map(|(name, value)| (format!("original_firstorder_{name}"), value))
             .collect())
     }
+
+    fn feature_names(&self) -> &'static [&'static str] {
+        &FIRSTORDER_FEATURES
+    }
+
+    fn deprecated_features(&self) -> &'static [&'static str] {
+        &["StandardDeviation"]
+    }
+
+    fn compute_all(
+        &self,
+        image: &Image,
+        mask: &Mask,
+        settings: &FeatureSettings,
+    ) -> Result<Vec<(String, f64)>, FeatureError> {
+        let mut features = self.compute(image, mask, settings)?;
+        // numpy `nanstd`: the square root of the population variance.
+        let values = roi_values(image, mask, settings.label)?;
+        let mean = mean(&values);
+        let sd = central_moment(&values, mean, 2).sqrt();
+        features.push(("original_firstorder_StandardDeviation".to_string(), sd));
+        Ok(features)
+    }
 }
 
 /// numpy `percentile(sorted, q)` with the default linear method, on ascending, non-empty data.

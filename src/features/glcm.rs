@@ -35,6 +35,19 @@ impl FeatureFamily for Glcm {
         let matrices = glcm_matrices(&volume, settings)?;
         Ok(full_names("glcm", glcm_features(&matrices)))
     }
+
+    fn feature_names(&self) -> &'static [&'static str] {
+        &GLCM_FEATURES
+    }
+
+    fn valueless_features(&self) -> &'static [&'static str] {
+        &[
+            "Dissimilarity",
+            "Homogeneity1",
+            "Homogeneity2",
+            "SumVariance",
+        ]
+    }
 }
 
 /// Normalised co-occurrence matrices of a region.

@@ -36,6 +36,14 @@ impl FeatureFamily for Gldm {
         let matrix = gldm_matrix(&volume, settings)?;
         Ok(full_names("gldm", gldm_features(&matrix)))
     }
+
+    fn feature_names(&self) -> &'static [&'static str] {
+        &GLDM_FEATURES
+    }
+
+    fn valueless_features(&self) -> &'static [&'static str] {
+        &["DependencePercentage", "GrayLevelNonUniformityNormalized"]
+    }
 }
 
 /// The region's dependence matrix (columns: dependence count + 1; empty columns removed).

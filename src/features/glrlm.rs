@@ -35,6 +35,10 @@ impl FeatureFamily for Glrlm {
         let matrices = glrlm_matrices(&volume, settings)?;
         Ok(full_names("glrlm", glrlm_features(&matrices)))
     }
+
+    fn feature_names(&self) -> &'static [&'static str] {
+        &GLRLM_FEATURES
+    }
 }
 
 /// Run-length count matrices of a region.

@@ -32,6 +32,10 @@ impl FeatureFamily for Glszm {
         let matrix = glszm_matrix(&volume, settings)?;
         Ok(full_names("glszm", glszm_features(&matrix)))
     }
+
+    fn feature_names(&self) -> &'static [&'static str] {
+        &GLSZM_FEATURES
+    }
 }
 
 /// A zone-count matrix: rows are grey levels, columns zone sizes.

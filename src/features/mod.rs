@@ -14,14 +14,16 @@ pub mod gldm;
 pub mod glrlm;
 pub mod glszm;
 pub mod linalg;
+pub mod marching_cubes;
 pub mod ngtdm;
+pub mod params;
 pub mod preprocess;
 pub mod resample;
 pub mod settings;
 pub mod shape;
 pub mod texture;
 
-pub use settings::{FeatureSettings, Interpolator, ResegmentMode, WeightingNorm};
+pub use settings::{FeatureSettings, Interpolator, ResegmentMode, StoredType, WeightingNorm};
 
 use crate::data::image::{Image, Mask};
 
@@ -75,6 +77,16 @@ pub enum FeatureError {
         /// Which check failed, with the numbers.
         reason: String,
     },
+    /// A parameter file has an unknown key or a bad value.
+    #[error("{file}: {key}: {reason}")]
+    InvalidParams {
+        /// The parameter file.
+        file: String,
+        /// The key at fault, dotted (`setting.binWidth`).
+        key: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// A setting or input radbench does not support.
     #[error("unsupported: {what}")]
     Unsupported {
@@ -112,6 +124,33 @@ pub trait FeatureFamily: Send + Sync {
     fn uses_morphological_mask(&self) -> bool {
         false
     }
+
+    /// Bare names of the features [`FeatureFamily::compute`] returns, in its order.
+    fn feature_names(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Deprecated features that pyradiomics computes only when a parameter file names them;
+    /// [`FeatureFamily::compute_all`] appends them.
+    fn deprecated_features(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Feature names pyradiomics accepts in a parameter file but for which it returns no value
+    /// (deprecated duplicates of other features); radbench accepts and omits them too.
+    fn valueless_features(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// [`FeatureFamily::compute`] plus the [`FeatureFamily::deprecated_features`].
+    fn compute_all(
+        &self,
+        image: &Image,
+        mask: &Mask,
+        settings: &FeatureSettings,
+    ) -> Result<Vec<(String, f64)>, FeatureError> {
+        self.compute(image, mask, settings)
+    }
 }
 
 /// Named features for a set of cases: one row per case, one column per feature.
@@ -134,6 +173,7 @@ pub const FAMILIES: &[&dyn FeatureFamily] = &[
     &glszm::Glszm,
     &ngtdm::Ngtdm,
     &shape::Shape,
+    &shape::Shape2d,
 ];
 
 /// The feature class called `name` (pyradiomics spelling: `firstorder`, `shape`, ...).
@@ -155,6 +195,16 @@ pub fn family_by_name(name: &str) -> Result<&'static dyn FeatureFamily, FeatureE
 /// Checks that image and mask can be used together: voxel counts match their grids, the grids
 /// match within [`GEOMETRY_TOLERANCE`], and the mask has at least one voxel of `label`.
 pub fn check_inputs(image: &Image, mask: &Mask, label: u8) -> Result<(), FeatureError> {
+    check_inputs_within(image, mask, label, GEOMETRY_TOLERANCE)
+}
+
+/// [`check_inputs`] with a chosen grid tolerance.
+pub fn check_inputs_within(
+    image: &Image,
+    mask: &Mask,
+    label: u8,
+    tolerance: f64,
+) -> Result<(), FeatureError> {
     for (what, found, expected) in [
         ("image", image.voxels.len(), image.grid.len()),
         ("mask", mask.voxels.len(), mask.grid.len()),
@@ -167,13 +217,44 @@ pub fn check_inputs(image: &Image, mask: &Mask, label: u8) -> Result<(), Feature
             });
         }
     }
-    if let Some(difference) = image.grid.mismatch(&mask.grid, GEOMETRY_TOLERANCE) {
+    if let Some(difference) = image.grid.mismatch(&mask.grid, tolerance) {
         return Err(FeatureError::GeometryMismatch(difference));
     }
     if !mask.voxels.contains(&label) {
         return Err(FeatureError::EmptyMask { label });
     }
     Ok(())
+}
+
+fn tolerance(settings: &FeatureSettings) -> f64 {
+    settings.geometry_tolerance.unwrap_or(GEOMETRY_TOLERANCE)
+}
+
+/// pyradiomics `correctMask`: when the mask's grid differs from the image's and correction is
+/// on, the mask resampled onto the image grid (nearest neighbour), after checking its region lies
+/// inside the image. `None` when nothing needs correcting.
+pub fn align_mask(
+    image: &Image,
+    mask: &Mask,
+    settings: &FeatureSettings,
+) -> Result<Option<Mask>, FeatureError> {
+    if !settings.correct_mask
+        || image
+            .grid
+            .mismatch(&mask.grid, tolerance(settings))
+            .is_none()
+    {
+        return Ok(None);
+    }
+    if mask.voxels.len() != mask.grid.len() {
+        return Err(FeatureError::VoxelCount {
+            what: "mask",
+            found: mask.voxels.len(),
+            expected: mask.grid.len(),
+        });
+    }
+    resample::check_roi_inside(&image.grid, mask, settings.label)?;
+    Ok(Some(resample::mask_onto_grid(mask, &image.grid)))
 }
 
 /// The intensities of the voxels labelled `label`, in storage order (i fastest). Errors on an
@@ -203,18 +284,40 @@ pub fn extract(
     settings: &FeatureSettings,
     families: &[&dyn FeatureFamily],
 ) -> Result<Vec<(String, f64)>, FeatureError> {
-    check_inputs(image, mask, settings.label)?;
+    Ok(extract_classes(image, mask, settings, families, false)?
+        .into_iter()
+        .flatten()
+        .collect())
+}
+
+/// [`extract`] with each family's features kept apart; with `deprecated`, each family's
+/// [`FeatureFamily::compute_all`] instead of [`FeatureFamily::compute`].
+pub fn extract_classes(
+    image: &Image,
+    mask: &Mask,
+    settings: &FeatureSettings,
+    families: &[&dyn FeatureFamily],
+    deprecated: bool,
+) -> Result<Vec<Vec<(String, f64)>>, FeatureError> {
+    let aligned = align_mask(image, mask, settings)?;
+    let mask = aligned.as_ref().unwrap_or(mask);
+    check_inputs_within(image, mask, settings.label, tolerance(settings))?;
     let case = preprocess::prepare(image, mask, settings)?;
-    let mut features = Vec::new();
-    for family in families {
-        let family_mask = if family.uses_morphological_mask() {
-            &case.shape_mask
-        } else {
-            &case.mask
-        };
-        features.extend(family.compute(&case.image, family_mask, settings)?);
-    }
-    Ok(features)
+    families
+        .iter()
+        .map(|family| {
+            let family_mask = if family.uses_morphological_mask() {
+                &case.shape_mask
+            } else {
+                &case.mask
+            };
+            if deprecated {
+                family.compute_all(&case.image, family_mask, settings)
+            } else {
+                family.compute(&case.image, family_mask, settings)
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -244,7 +347,7 @@ mod tests {
         let message = family_by_name("glcmm").err().unwrap().to_string();
         assert!(
             message.contains("glcmm")
-                && message.contains("firstorder, glcm, gldm, glrlm, glszm, ngtdm, shape")
+                && message.contains("firstorder, glcm, gldm, glrlm, glszm, ngtdm, shape, shape2D")
         );
     }
 
@@ -256,9 +359,9 @@ mod tests {
             family_by_name("firstorder").unwrap(),
         ];
         let f = extract(&image, &mask, &FeatureSettings::default(), &families).unwrap();
-        assert_eq!(f.len(), 19);
-        assert_eq!(f[0], ("original_shape_VoxelVolume".to_string(), 8.0));
-        assert_eq!(f[1].0, "original_firstorder_10Percentile");
+        assert_eq!(f.len(), 14 + 18);
+        assert_eq!(f[13], ("original_shape_VoxelVolume".to_string(), 8.0));
+        assert_eq!(f[14].0, "original_firstorder_10Percentile");
         let mean = f
             .iter()
             .find(|(n, _)| n == "original_firstorder_Mean")

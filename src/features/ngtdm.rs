@@ -30,6 +30,10 @@ impl FeatureFamily for Ngtdm {
         let rows = ngtdm_matrix(&volume, settings)?;
         Ok(full_names("ngtdm", ngtdm_features(&rows)))
     }
+
+    fn feature_names(&self) -> &'static [&'static str] {
+        &NGTDM_FEATURES
+    }
 }
 
 /// One NGTDM row: a grey level present in the region.

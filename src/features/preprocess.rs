@@ -11,7 +11,7 @@
 //! Like pyradiomics, shape features use the mask before re-segmentation (unless
 //! `resegmentShape`), cropped to the bounding box of the re-segmented region.
 
-use super::resample::resample;
+use super::resample::{StoredType, resample};
 use super::{FeatureError, FeatureSettings, ResegmentMode};
 use crate::data::image::{Grid, Image, Mask};
 
@@ -291,7 +291,13 @@ pub fn prepare(
     let resampled;
     let mut mask = mask;
     if let Some(spacing) = settings.resampled_pixel_spacing {
-        resampled = resample(image, mask, spacing, settings)?;
+        // Normalisation leaves a floating-point image; otherwise SimpleITK keeps the file's type.
+        let stored = if settings.normalize {
+            StoredType::Float
+        } else {
+            settings.stored_type
+        };
+        resampled = resample(image, mask, spacing, stored, settings)?;
         image = &resampled.0;
         mask = &resampled.1;
     }

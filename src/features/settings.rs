@@ -5,6 +5,8 @@
 //! Reference: pyradiomics `radiomics/schemas/paramSchema.yaml` and the "Customizing the
 //! extraction" page of its documentation (names, types and defaults).
 
+pub use super::resample::StoredType;
+
 /// How `resegmentRange` thresholds are read (pyradiomics `resegmentMode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ResegmentMode {
@@ -79,6 +81,12 @@ pub struct FeatureSettings {
     pub minimum_roi_dimensions: usize,
     /// `minimumROISize`: the region must have more than this many voxels (default none).
     pub minimum_roi_size: Option<usize>,
+    /// `correctMask`: resample a mask on another grid onto the image's (nearest neighbour) when
+    /// its region lies inside the image (default false).
+    pub correct_mask: bool,
+    /// `geometryTolerance`: largest grid difference accepted between image and mask (default
+    /// none: radbench's 1e-4).
+    pub geometry_tolerance: Option<f64>,
     /// `force2D`: texture in 2-D slices (default false).
     pub force_2d: bool,
     /// `force2Ddimension`: the axis normal to those slices, numpy order (0 = k, 1 = j, 2 = i).
@@ -91,6 +99,11 @@ pub struct FeatureSettings {
     pub weighting_norm: Option<WeightingNorm>,
     /// `gldm_a`: dependence tolerance α (default 0).
     pub gldm_a: u32,
+    /// How the image file stores intensities (not a pyradiomics setting; set by whoever reads
+    /// the image, e.g. from the NRRD `type`). SimpleITK resamples into the input's pixel type,
+    /// so after resampling an integer image values are truncated to integers; normalisation
+    /// makes the image floating point first. Default: floating point.
+    pub stored_type: StoredType,
     /// IBSI mode (not a pyradiomics setting): excess kurtosis, N−1 covariance for axis
     /// lengths, fixed-bin-width edges starting at the region's minimum (or the lower
     /// re-segmentation bound). Default false: pyradiomics definitions.
@@ -116,12 +129,15 @@ impl Default for FeatureSettings {
             resegment_shape: false,
             minimum_roi_dimensions: 2,
             minimum_roi_size: None,
+            correct_mask: false,
+            geometry_tolerance: None,
             force_2d: false,
             force_2d_dimension: 0,
             distances: vec![1],
             symmetrical_glcm: true,
             weighting_norm: None,
             gldm_a: 0,
+            stored_type: StoredType::Float,
             ibsi: false,
         }
     }

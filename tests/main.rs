@@ -2,5 +2,6 @@
 
 mod conformance_dcurves;
 mod conformance_proc;
+mod stats_anchors;
 mod stats_bootstrap;
 mod util;

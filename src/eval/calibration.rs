@@ -203,7 +203,7 @@ pub fn expected_calibration_error(bins: &[ReliabilityBin]) -> f64 {
 mod tests {
     use super::*;
 
-    /// `scripts/eval_anchors.py` (scikit-learn 1.9 / statsmodels-free Newton fit in numpy).
+    /// A small deterministic data set (no ties at bin edges).
     fn anchor_data() -> (Vec<f64>, Vec<bool>) {
         let p: Vec<f64> = (0..40)
             .map(|i| ((i * 29) % 41) as f64 / 41.0 + 0.01)

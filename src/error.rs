@@ -9,4 +9,7 @@ pub enum Error {
     /// Evaluation statistics.
     #[error(transparent)]
     Eval(#[from] crate::eval::EvalError),
+    /// `radbench stats` input.
+    #[error(transparent)]
+    Stats(#[from] crate::cli::stats::StatsError),
 }

@@ -4,4 +4,5 @@ mod conformance_dcurves;
 mod conformance_proc;
 mod stats_anchors;
 mod stats_bootstrap;
+mod stats_cli;
 mod util;

@@ -1,4 +1,6 @@
 //! Command-line interface.
+
+pub mod stats;
 use std::process::ExitCode;
 
 /// Entry point of the binary.

@@ -28,4 +28,7 @@ pub enum Error {
     /// Command-line usage that parses but cannot be carried out.
     #[error("{0}")]
     Usage(String),
+    /// `radbench stats` input.
+    #[error(transparent)]
+    Stats(#[from] crate::cli::stats::StatsError),
 }

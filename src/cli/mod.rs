@@ -2,6 +2,7 @@
 //! [`main`]; every error becomes one line on stderr and exit code 2.
 
 mod cluster;
+pub mod stats;
 
 use crate::Error;
 use crate::runner::{Mode, RunOptions};
@@ -60,6 +61,9 @@ pub enum Command {
         #[arg(long)]
         allow_partial: bool,
     },
+    /// Re-analyse a CSV of predictions: AUC with DeLong and bootstrap CIs, paired tests, DCA,
+    /// calibration; multi-class and survival modes.
+    Stats(stats::StatsArgs),
     /// Work with cohort manifests.
     Manifest {
         /// What to do.
@@ -147,6 +151,7 @@ pub fn dispatch(command: &Command) -> Result<(), Error> {
                 },
             })
         }
+        Command::Stats(args) => stats::run(args),
         Command::Manifest {
             action: ManifestAction::Verify { file },
         } => verify(file),

@@ -9,10 +9,14 @@
 //! [`EvalError`].
 
 pub mod bootstrap;
+pub mod calibration;
+pub mod cv_ttest;
 pub mod dca;
 pub mod delong;
 pub mod multiclass;
 pub mod roc;
+pub mod segmentation;
+pub mod survival;
 pub mod threshold;
 
 /// Why a statistic could not be computed; each variant names the input at fault.
@@ -102,6 +106,62 @@ pub enum EvalError {
     TooManyObservations {
         /// Observations given.
         n: usize,
+    },
+    /// An iterative fit that did not converge.
+    #[error("{what} did not converge")]
+    NoConvergence {
+        /// What was being fitted.
+        what: &'static str,
+    },
+    /// A reliability diagram with no bins.
+    #[error("{n_bins} bins asked for; need at least 1")]
+    InvalidBins {
+        /// Bins asked for.
+        n_bins: usize,
+    },
+    /// A survival time that is negative or not finite.
+    #[error("survival time {value} at index {index} is not a finite time >= 0")]
+    InvalidTime {
+        /// Zero-based position of the time.
+        index: usize,
+        /// The value found.
+        value: f64,
+    },
+    /// A comparison that needs at least two non-empty groups.
+    #[error("the log-rank test needs at least 2 non-empty groups, got {groups}")]
+    TooFewGroups {
+        /// Non-empty groups found.
+        groups: usize,
+    },
+    /// Voxel spacing that is not positive and finite.
+    #[error("voxel spacing {spacing:?} must be positive and finite")]
+    InvalidSpacing {
+        /// The spacing given.
+        spacing: [f64; 3],
+    },
+    /// Two masks on different grids.
+    #[error("mask grids differ: {left:?} vs {right:?} (shape or spacing)")]
+    GridMismatch {
+        /// Shape of the first mask.
+        left: [usize; 3],
+        /// Shape of the second mask.
+        right: [usize; 3],
+    },
+    /// A distance that needs a non-empty mask.
+    #[error("the {which} mask is empty; surface distances are undefined")]
+    EmptyMask {
+        /// "first" or "second".
+        which: &'static str,
+    },
+    /// Too few repeated splits (or an empty training set) for a corrected t-test.
+    #[error(
+        "the corrected resampled t-test needs at least 2 splits and a training set, got {splits} splits with {n_train} training cases"
+    )]
+    TooFewSplits {
+        /// Splits given.
+        splits: usize,
+        /// Training cases per split.
+        n_train: usize,
     },
     /// A count of successes larger than its number of trials.
     #[error("{successes} successes out of {trials} trials")]

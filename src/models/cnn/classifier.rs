@@ -11,7 +11,10 @@
 use super::input::Sample;
 use super::layers::ClassifierNet;
 use super::store::{fingerprint, save_varmap, seeded_varmap};
-use super::train::{LossCurve, TrainSpec, predict_embeddings, predict_logits, softmax_rows, train_classifier};
+use super::train::{
+    Labelled, LossCurve, TrainSpec, predict_embeddings, predict_logits, softmax_rows,
+    train_classifier,
+};
 use super::transfer::{ChannelAdapt, LoadOptions, LoadReport, load_checkpoint};
 use super::{CnnError, inception, resnet};
 use crate::seed::SeededRng;
@@ -61,7 +64,11 @@ impl ArchSpec {
         vb: candle_nn::VarBuilder,
     ) -> Result<Box<dyn ClassifierNet>, CnnError> {
         Ok(match self {
-            ArchSpec::Resnet { depth, base_width, stem } => {
+            ArchSpec::Resnet {
+                depth,
+                base_width,
+                stem,
+            } => {
                 let cfg = resnet::ResNetConfig {
                     depth: *depth,
                     in_channels,
@@ -144,10 +151,16 @@ impl CnnSpec {
             return Err(CnnError::settings("classes", "must be at least 2"));
         }
         if !(0.0..0.9).contains(&self.validation_fraction) {
-            return Err(CnnError::settings("validation_fraction", "must lie in [0, 0.9)"));
+            return Err(CnnError::settings(
+                "validation_fraction",
+                "must lie in [0, 0.9)",
+            ));
         }
         if self.train.patience.is_some() && self.validation_fraction == 0.0 {
-            return Err(CnnError::settings("patience", "early stopping needs validation_fraction > 0"));
+            return Err(CnnError::settings(
+                "patience",
+                "early stopping needs validation_fraction > 0",
+            ));
         }
         Ok(())
     }
@@ -159,18 +172,27 @@ pub struct CnnClassifier;
 impl CnnClassifier {
     /// Trains a network on `samples` with class labels `labels` (one per sample; the patches of
     /// a case must share its label), drawing all randomness from `rng`.
-    pub fn fit(samples: &[Sample], labels: &[usize], spec: &CnnSpec, rng: &mut SeededRng) -> Result<FittedCnn, CnnError> {
+    pub fn fit(
+        samples: &[Sample],
+        labels: &[usize],
+        spec: &CnnSpec,
+        rng: &mut SeededRng,
+    ) -> Result<FittedCnn, CnnError> {
         spec.check()?;
         let shape = check_samples(samples, labels, spec.classes)?;
         let init_seed = rng.next_u64();
         let (varmap, vb) = seeded_varmap(init_seed);
-        let mut net = spec.arch.build(shape[0], spec.classes, spec.train.freeze, vb)?;
+        let mut net = spec
+            .arch
+            .build(shape[0], spec.classes, spec.train.freeze, vb)?;
         let load_report = match &spec.pretrained {
             Some(p) => {
                 let options = LoadOptions {
                     strict: p.strict,
                     skip: p.skip.clone(),
-                    first_conv: p.first_conv.map(|how| (spec.arch.first_conv().to_string(), how)),
+                    first_conv: p
+                        .first_conv
+                        .map(|how| (spec.arch.first_conv().to_string(), how)),
                 };
                 Some(load_checkpoint(&varmap, &p.path, &options)?)
             }
@@ -178,12 +200,30 @@ impl CnnClassifier {
         };
         let (train_idx, val_idx) = split_by_case(samples, labels, spec.validation_fraction, rng)?;
         let pick = |idx: &[usize]| -> (Vec<Sample>, Vec<usize>) {
-            (idx.iter().map(|&i| samples[i].clone()).collect(), idx.iter().map(|&i| labels[i]).collect())
+            (
+                idx.iter().map(|&i| samples[i].clone()).collect(),
+                idx.iter().map(|&i| labels[i]).collect(),
+            )
         };
         let (train_x, train_y) = pick(&train_idx);
         let (val_x, val_y) = pick(&val_idx);
-        let validation = (!val_x.is_empty()).then_some((val_x.as_slice(), val_y.as_slice()));
-        let curve = train_classifier(net.as_ref(), &varmap, &train_x, &train_y, spec.classes, validation, &spec.train, rng)?;
+        let train = Labelled {
+            samples: &train_x,
+            labels: &train_y,
+        };
+        let validation = (!val_x.is_empty()).then_some(Labelled {
+            samples: &val_x,
+            labels: &val_y,
+        });
+        let curve = train_classifier(
+            net.as_ref(),
+            &varmap,
+            train,
+            validation,
+            spec.classes,
+            &spec.train,
+            rng,
+        )?;
         net.fold_batch_norm()?;
         Ok(FittedCnn {
             net,
@@ -197,13 +237,19 @@ impl CnnClassifier {
 }
 
 /// Checks labels and a common sample shape; returns that shape.
-fn check_samples(samples: &[Sample], labels: &[usize], classes: usize) -> Result<Vec<usize>, CnnError> {
+fn check_samples(
+    samples: &[Sample],
+    labels: &[usize],
+    classes: usize,
+) -> Result<Vec<usize>, CnnError> {
     if samples.len() != labels.len() {
         return Err(CnnError::Shape {
             message: format!("{} samples for {} labels", samples.len(), labels.len()),
         });
     }
-    let first = samples.first().ok_or(CnnError::TooFewClasses { classes: 0, n: 0 })?;
+    let first = samples
+        .first()
+        .ok_or(CnnError::TooFewClasses { classes: 0, n: 0 })?;
     if first.shape.len() != 3 {
         return Err(CnnError::Shape {
             message: format!(
@@ -214,7 +260,10 @@ fn check_samples(samples: &[Sample], labels: &[usize], classes: usize) -> Result
     }
     if let Some(s) = samples.iter().find(|s| s.shape != first.shape) {
         return Err(CnnError::Shape {
-            message: format!("case {:?} has input shape {:?}, case {:?} has {:?}", s.case, s.shape, first.case, first.shape),
+            message: format!(
+                "case {:?} has input shape {:?}, case {:?} has {:?}",
+                s.case, s.shape, first.case, first.shape
+            ),
         });
     }
     if let Some(y) = labels.iter().find(|&&y| y >= classes) {
@@ -272,7 +321,9 @@ fn split_by_case(
         let n = ((cases.len() as f64 * fraction).round() as usize).clamp(1, cases.len() - 1);
         held_out.extend(cases.iter().take(n).copied());
     }
-    Ok(all.into_iter().partition(|&i| !held_out.contains(samples[i].case.as_str())))
+    Ok(all
+        .into_iter()
+        .partition(|&i| !held_out.contains(samples[i].case.as_str())))
 }
 
 /// Aggregated class probabilities of one case.
@@ -311,7 +362,11 @@ impl FittedCnn {
 
     /// Probability of class 1 per sample (binary models).
     pub fn predict_positive(&self, samples: &[Sample]) -> Result<Vec<f64>, CnnError> {
-        Ok(self.predict_proba(samples)?.into_iter().map(|p| p[1]).collect())
+        Ok(self
+            .predict_proba(samples)?
+            .into_iter()
+            .map(|p| p[1])
+            .collect())
     }
 
     /// Class probabilities per case, aggregated over its patches with the spec's rule, in
@@ -369,7 +424,7 @@ impl FittedCnn {
                     s.case, s.shape, self.input_shape
                 ),
             }),
-            None => Ok(()),
+            None => super::train::check_finite(samples),
         }
     }
 }
@@ -444,7 +499,12 @@ mod tests {
     #[test]
     fn aggregation_rules() {
         let samples = vec![s("b"), s("a"), s("b"), s("b")];
-        let p = vec![vec![0.8, 0.2], vec![0.3, 0.7], vec![0.4, 0.6], vec![0.1, 0.9]];
+        let p = vec![
+            vec![0.8, 0.2],
+            vec![0.3, 0.7],
+            vec![0.4, 0.6],
+            vec![0.1, 0.9],
+        ];
         let mean = aggregate(&samples, &p, Aggregate::Mean);
         assert_eq!(mean[0].case, "b");
         assert_eq!(mean[0].patches, 3);
@@ -469,8 +529,13 @@ mod tests {
         let mut rng = crate::seed::rng_for(1, &["split"]);
         let (train, val) = split_by_case(&samples, &labels, 0.25, &mut rng).unwrap();
         assert_eq!(train.len() + val.len(), 30);
-        let val_cases: std::collections::BTreeSet<&str> = val.iter().map(|&i| samples[i].case.as_str()).collect();
-        assert!(train.iter().all(|&i| !val_cases.contains(samples[i].case.as_str())));
+        let val_cases: std::collections::BTreeSet<&str> =
+            val.iter().map(|&i| samples[i].case.as_str()).collect();
+        assert!(
+            train
+                .iter()
+                .all(|&i| !val_cases.contains(samples[i].case.as_str()))
+        );
         // round(6·0.25) = 2 negatives, round(4·0.25) = 1 positive.
         assert_eq!(val_cases.len(), 3);
         labels[1] = 1;

@@ -10,7 +10,8 @@
 //! for those blocks (256, 288, 768), smaller widths scale every branch proportionally.
 
 use super::layers::{
-    ClassifierNet, ConvBn, ConvShape, global_avg_pool, max_pool_3x3_s2_p1, stage_train,
+    ClassifierNet, ConvBn, ConvShape, avg_pool_3x3_s1_p1, global_avg_pool, max_pool_3x3_s2_p1,
+    stage_train,
 };
 use candle_core::{Result, Tensor};
 use candle_nn::{Linear, VarBuilder};
@@ -95,10 +96,7 @@ impl BlockA {
             b3 = c.forward_t(&b3, train)?;
         }
         // avg_pool2d(3, stride 1, padding 1) counting the zero padding, as PyTorch's default.
-        let pooled = xs
-            .pad_with_zeros(2, 1, 1)?
-            .pad_with_zeros(3, 1, 1)?
-            .avg_pool2d_with_stride(3, 1)?;
+        let pooled = avg_pool_3x3_s1_p1(xs)?;
         let bp = self.pool.forward_t(&pooled, train)?;
         Tensor::cat(&[b1, b5, b3, bp], 1)
     }

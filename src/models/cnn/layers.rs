@@ -121,16 +121,105 @@ pub fn global_avg_pool(xs: &Tensor) -> Result<Tensor> {
     xs.mean(3)?.mean(2)
 }
 
-/// 3×3 max pooling, stride 2, padding 1 (torchvision's ResNet stem). The input follows a ReLU,
-/// so zero padding equals PyTorch's −∞ padding.
+/// 3×3 max pooling, stride 2, padding 1 (torchvision's ResNet stem), output
+/// `⌊(h − 1)/2⌋ + 1` per axis.
+///
+/// Built from strided views and element-wise maxima, separably (rows, then columns), because
+/// candle's `max_pool2d` has no padding and no backward pass when kernel ≠ stride. The input
+/// follows a ReLU, so zero padding equals PyTorch's −∞ padding. Where several window entries
+/// tie, candle's `maximum` splits the gradient between them (PyTorch routes it to the first);
+/// both are valid subgradients.
 pub fn max_pool_3x3_s2_p1(xs: &Tensor) -> Result<Tensor> {
-    xs.pad_with_zeros(2, 1, 1)?
-        .pad_with_zeros(3, 1, 1)?
-        .max_pool2d_with_stride(3, 2)
+    let (_, _, h, w) = xs.dims4()?;
+    let (oh, ow) = ((h.max(1) - 1) / 2 + 1, (w.max(1) - 1) / 2 + 1);
+    let xp = xs
+        .pad_with_zeros(2, 1, 2 * oh + 1 - h)?
+        .pad_with_zeros(3, 1, 2 * ow + 1 - w)?;
+    let max3 = |dim: usize, n: usize, x: &Tensor| -> Result<Tensor> {
+        every_second(x, dim, 0, n)?
+            .maximum(&every_second(x, dim, 1, n)?)?
+            .maximum(&every_second(x, dim, 2, n)?)
+    };
+    let rows = max3(2, oh, &xp)?;
+    max3(3, ow, &rows)
+}
+
+/// Elements `offset, offset + 2, …` (`n` of them) along `dim`.
+fn every_second(x: &Tensor, dim: usize, offset: usize, n: usize) -> Result<Tensor> {
+    let t = x.narrow(dim, offset, 2 * n)?;
+    let mut shape = t.dims().to_vec();
+    shape[dim] = n;
+    shape.insert(dim + 1, 2);
+    t.reshape(shape)?.narrow(dim + 1, 0, 1)?.squeeze(dim + 1)
+}
+
+/// 3×3 average pooling, stride 1, padding 1, counting the zero padding (PyTorch's default
+/// `count_include_pad=True`), as shifted sums (candle's `avg_pool2d` has no backward pass when
+/// kernel ≠ stride).
+pub fn avg_pool_3x3_s1_p1(xs: &Tensor) -> Result<Tensor> {
+    let (_, _, h, w) = xs.dims4()?;
+    let xp = xs.pad_with_zeros(2, 1, 1)?.pad_with_zeros(3, 1, 1)?;
+    let rows = ((xp.narrow(2, 0, h)? + xp.narrow(2, 1, h)?)? + xp.narrow(2, 2, h)?)?;
+    let sum = ((rows.narrow(3, 0, w)? + rows.narrow(3, 1, w)?)? + rows.narrow(3, 2, w)?)?;
+    sum / 9.0
 }
 
 /// A forward pass where the stages listed as frozen run in evaluation mode (their batch-norm
 /// statistics are not updated), the others in `train` mode.
 pub fn stage_train(train: bool, stage: usize, frozen_stages: Option<usize>) -> bool {
     train && frozen_stages.is_none_or(|k| stage > k)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{DType, Device};
+
+    #[test]
+    fn pools_match_candle_where_candle_can_pool() {
+        for (h, w) in [(8, 8), (7, 9), (1, 2)] {
+            let x = Tensor::rand(0f32, 1.0, (2, 3, h, w), &Device::Cpu).unwrap();
+            let ours = max_pool_3x3_s2_p1(&x).unwrap();
+            // Reference: candle's own pool on an explicitly zero-padded input.
+            let padded = x
+                .pad_with_zeros(2, 1, 1)
+                .unwrap()
+                .pad_with_zeros(3, 1, 1)
+                .unwrap();
+            let theirs = padded.max_pool2d_with_stride(3, 2).unwrap();
+            assert_eq!(ours.dims(), theirs.dims(), "{h}×{w}");
+            let diff: f32 = (&ours - &theirs)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .max_all()
+                .unwrap()
+                .to_scalar()
+                .unwrap();
+            assert_eq!(diff, 0.0, "{h}×{w}");
+            let avg = avg_pool_3x3_s1_p1(&x).unwrap();
+            let theirs = padded.avg_pool2d_with_stride(3, 1).unwrap();
+            let diff: f32 = (&avg - &theirs)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .max_all()
+                .unwrap()
+                .to_scalar()
+                .unwrap();
+            assert!(diff < 1e-6, "{h}×{w}: {diff}");
+        }
+        // Both have gradients.
+        let v = candle_core::Var::ones((1, 1, 4, 4), DType::F32, &Device::Cpu).unwrap();
+        let y = (max_pool_3x3_s2_p1(v.as_tensor())
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            + avg_pool_3x3_s1_p1(v.as_tensor())
+                .unwrap()
+                .sum_all()
+                .unwrap())
+        .unwrap();
+        assert!(y.backward().unwrap().get(v.as_tensor()).is_some());
+    }
 }

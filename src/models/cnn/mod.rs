@@ -105,6 +105,24 @@ pub enum CnnError {
         /// The loss value.
         loss: f64,
     },
+    /// The gradients became NaN or infinite.
+    #[error("training diverged: the gradient norm is {norm} in epoch {epoch}, batch {batch}")]
+    NonFiniteGradient {
+        /// Epoch (1-based).
+        epoch: usize,
+        /// Batch within the epoch (1-based).
+        batch: usize,
+        /// The global gradient norm.
+        norm: f64,
+    },
+    /// An input value is NaN or infinite.
+    #[error("case {case:?}: input value {index} is not finite (NaN or infinity)")]
+    NonFiniteInput {
+        /// Case id.
+        case: String,
+        /// Position in the sample's data.
+        index: usize,
+    },
     /// A checkpoint does not fit the network (strict load, or shapes that differ).
     #[error("checkpoint {path:?}: {message}")]
     Checkpoint {

@@ -178,6 +178,18 @@ impl Optimizer {
     /// at most `clip` (when given). Returns the norm before clipping.
     pub fn step(&mut self, grads: &GradStore, lr: f64, clip: Option<f64>) -> Result<f64, CnnError> {
         let norm = self.grad_norm(grads)?;
+        self.step_with_norm(grads, lr, clip, norm)?;
+        Ok(norm)
+    }
+
+    /// [`Optimizer::step`] with the gradient norm already computed by [`Optimizer::grad_norm`].
+    pub fn step_with_norm(
+        &mut self,
+        grads: &GradStore,
+        lr: f64,
+        clip: Option<f64>,
+        norm: f64,
+    ) -> Result<(), CnnError> {
         let grad_scale = match clip {
             Some(max) if norm > max => max / (norm + 1e-6),
             _ => 1.0,
@@ -240,7 +252,7 @@ impl Optimizer {
             };
             p.var.set(&updated)?;
         }
-        Ok(norm)
+        Ok(())
     }
 }
 

@@ -282,22 +282,28 @@ pub fn multiclass_auc(proba: &[Vec<f64>], labels: &[usize], classes: usize) -> O
     aucs.map(|a| a.iter().sum::<f64>() / classes as f64)
 }
 
-/// Validation data: samples and their labels.
-pub type Validation<'a> = (&'a [Sample], &'a [usize]);
+/// Samples with one class label each.
+#[derive(Debug, Clone, Copy)]
+pub struct Labelled<'a> {
+    /// Inputs.
+    pub samples: &'a [Sample],
+    /// Class index per input.
+    pub labels: &'a [usize],
+}
 
-/// Trains `net` (whose variables live in `varmap`) on `samples` / `labels` (class indices
-/// `< classes`), drawing batch order and augmentation from `rng`.
+/// Trains `net` (whose variables live in `varmap`) on `train` (class indices `< classes`),
+/// drawing batch order and augmentation from `rng`.
 pub fn train_classifier(
     net: &dyn ClassifierNet,
     varmap: &VarMap,
-    samples: &[Sample],
-    labels: &[usize],
+    train: Labelled<'_>,
+    validation: Option<Labelled<'_>>,
     classes: usize,
-    validation: Option<Validation<'_>>,
     spec: &TrainSpec,
     rng: &mut SeededRng,
 ) -> Result<LossCurve, CnnError> {
     spec.check()?;
+    let (samples, labels) = (train.samples, train.labels);
     if samples.len() != labels.len() {
         return Err(CnnError::Shape {
             message: format!("{} samples for {} labels", samples.len(), labels.len()),
@@ -307,6 +313,10 @@ pub fn train_classifier(
         return Err(CnnError::Shape {
             message: format!("label {y} is not below the number of classes {classes}"),
         });
+    }
+    check_finite(samples)?;
+    if let Some(v) = validation {
+        check_finite(v.samples)?;
     }
     let weights = class_weights(labels, classes, spec.class_weighting);
     let params = trainable_params(varmap, &frozen_prefixes(net, spec.freeze), &spec.lr_scales)?;
@@ -341,7 +351,16 @@ pub fn train_classifier(
                 });
             }
             let grads = loss.backward()?;
-            let norm = optimizer.step(&grads, lr, spec.clip_grad_norm)?;
+            // A NaN gradient would poison the weights while ReLUs can keep the loss finite.
+            let norm = optimizer.grad_norm(&grads)?;
+            if !norm.is_finite() {
+                return Err(CnnError::NonFiniteGradient {
+                    epoch: epoch + 1,
+                    batch: b + 1,
+                    norm,
+                });
+            }
+            optimizer.step_with_norm(&grads, lr, spec.clip_grad_norm, norm)?;
             max_norm = max_norm.max(norm);
             loss_sum += value;
             batches += 1;
@@ -358,7 +377,10 @@ pub fn train_classifier(
             val_loss: None,
             val_auc: None,
         };
-        if let Some((val_samples, val_labels)) = validation
+        if let Some(Labelled {
+            samples: val_samples,
+            labels: val_labels,
+        }) = validation
             && !val_samples.is_empty()
         {
             let logits = predict_logits(net, val_samples, spec.batch_size)?;
@@ -391,6 +413,20 @@ pub fn train_classifier(
         None => curve.best_epoch = curve.epochs.len(),
     }
     Ok(curve)
+}
+
+/// Errors on the first NaN or infinite input value, naming its case. (ReLU in candle maps NaN
+/// to 0, so a NaN input would otherwise train silently on garbage.)
+pub fn check_finite(samples: &[Sample]) -> Result<(), CnnError> {
+    for s in samples {
+        if let Some(index) = s.data.iter().position(|v| !v.is_finite()) {
+            return Err(CnnError::NonFiniteInput {
+                case: s.case.clone(),
+                index,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// A uniformly random permutation of `0..n` (Fisher–Yates from the end).

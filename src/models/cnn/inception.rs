@@ -47,7 +47,7 @@ impl BasicConv {
     }
 
     fn forward_t(&self, xs: &Tensor, train: bool) -> Result<Tensor> {
-        self.0.forward_t(xs, train)?.relu()
+        self.0.forward_relu_t(xs, train)
     }
 }
 

@@ -294,8 +294,9 @@ pub fn largest_slices(mask: &Mask, k: usize) -> Vec<usize> {
     slices
 }
 
-/// The image's values after normalisation, as f32.
-fn normalised(image: &Image, mask: &Mask, how: Normalise) -> Vec<f32> {
+/// The image's values after normalisation, as f32 (`mask` selects the voxels of
+/// [`Normalise::ZScoreInMask`]).
+pub fn normalised(image: &Image, mask: &Mask, how: Normalise) -> Vec<f32> {
     let zscore = |values: &mut dyn Iterator<Item = f64>| {
         let (mut n, mut sum, mut sq) = (0usize, 0.0, 0.0);
         for v in values {

@@ -4,8 +4,10 @@
 //! Principal types: [`ConvBn`], [`ClassifierNet`]. Batch-norm folding follows the standard
 //! identity `w' = w·γ/√(σ²+ε)`, `b' = β − μ·γ/√(σ²+ε)` (as onnxruntime's Conv+BN fusion), done
 //! once by [`ClassifierNet::fold_batch_norm`] after training so that inference runs one
-//! convolution with bias instead of conv, subtract, divide, multiply and add.
+//! fused convolution ([`FusedConv`]: bias, residual and ReLU in its epilogue) instead of conv,
+//! subtract, divide, multiply, add and ReLU.
 
+use super::fastconv::FusedConv;
 use candle_core::{Module, ModuleT, Result, Tensor};
 use candle_nn::{BatchNorm, BatchNormConfig, Conv2d, Conv2dConfig, VarBuilder};
 
@@ -15,7 +17,7 @@ use candle_nn::{BatchNorm, BatchNormConfig, Conv2d, Conv2dConfig, VarBuilder};
 pub struct ConvBn {
     conv: Conv2d,
     bn: BatchNorm,
-    folded: Option<Conv2d>,
+    folded: Option<FusedConv>,
 }
 
 /// Geometry of one convolution.
@@ -73,20 +75,49 @@ impl ConvBn {
     }
 
     /// Convolution then batch norm (batch statistics when `train`, running ones otherwise;
-    /// the folded convolution when [`ConvBn::fold`] was called and `!train`).
+    /// the folded, fused convolution when [`ConvBn::fold`] was called and `!train`).
     pub fn forward_t(&self, xs: &Tensor, train: bool) -> Result<Tensor> {
         match (&self.folded, train) {
-            (Some(folded), false) => folded.forward(xs),
+            (Some(folded), false) => folded.forward(xs, false),
             _ => self.bn.forward_t(&self.conv.forward(xs)?, train),
         }
     }
 
-    /// Folds the current batch-norm statistics into a detached convolution with bias.
+    /// `relu(forward_t(xs))`, fused into the convolution when folded and `!train`.
+    pub fn forward_relu_t(&self, xs: &Tensor, train: bool) -> Result<Tensor> {
+        match (&self.folded, train) {
+            (Some(folded), false) => folded.forward(xs, true),
+            _ => self.forward_t(xs, train)?.relu(),
+        }
+    }
+
+    /// `relu(forward_t(xs) + residual)`, fused into the convolution when folded and `!train`.
+    pub fn forward_residual_relu_t(
+        &self,
+        xs: &Tensor,
+        residual: &Tensor,
+        train: bool,
+    ) -> Result<Tensor> {
+        match (&self.folded, train) {
+            (Some(folded), false) => folded.forward_residual(xs, residual, true),
+            _ => (self.forward_t(xs, train)? + residual)?.relu(),
+        }
+    }
+
+    /// Folds the current batch-norm statistics into a detached, fused convolution with bias.
     pub fn fold(&mut self) -> Result<()> {
         let folded = self.conv.absorb_bn(&self.bn)?;
-        let weight = folded.weight().detach();
-        let bias = folded.bias().map(Tensor::detach);
-        self.folded = Some(Conv2d::new(weight, bias, *folded.config()));
+        let bias = match folded.bias() {
+            Some(b) => b.clone(),
+            None => candle_core::bail!("folded convolution has no bias"),
+        };
+        let cfg = folded.config();
+        self.folded = Some(FusedConv::new(
+            folded.weight(),
+            &bias,
+            cfg.stride,
+            cfg.padding,
+        )?);
         Ok(())
     }
 }

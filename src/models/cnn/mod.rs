@@ -21,17 +21,21 @@
 //! - [`transfer`] loads `.safetensors` checkpoints strictly or partially with a
 //!   [`transfer::LoadReport`], adapts a 3-channel first convolution and freezes early stages.
 //!
+//! - [`fastconv::FusedConv`] runs folded convolutions at inference as one im2col + GEMM
+//!   custom op with bias, residual and ReLU fused.
+//!
 //! Determinism: results are bit-identical on rerun and independent of candle's thread count
 //! (`RAYON_NUM_THREADS`); the test `cnn_determinism` proves both on a tiny net.
 
 pub mod augment;
 pub mod classifier;
+pub mod fastconv;
 pub mod inception;
 pub mod input;
 pub mod layers;
 pub mod optim;
 pub mod resnet;
-// pub mod segment;
+pub mod segment;
 pub mod store;
 pub mod train;
 pub mod transfer;

@@ -167,19 +167,19 @@ impl Block {
     }
 
     fn forward_t(&self, xs: &Tensor, train: bool) -> Result<Tensor> {
-        let mut ys = xs.clone();
-        let last = self.convs.len() - 1;
-        for (i, conv) in self.convs.iter().enumerate() {
-            ys = conv.forward_t(&ys, train)?;
-            if i < last {
-                ys = ys.relu()?;
-            }
-        }
         let shortcut = match &self.downsample {
             Some(d) => d.forward_t(xs, train)?,
             None => xs.clone(),
         };
-        (ys + shortcut)?.relu()
+        let (last, inner) = match self.convs.split_last() {
+            Some(split) => split,
+            None => candle_core::bail!("resnet block without convolutions"),
+        };
+        let mut ys = xs.clone();
+        for conv in inner {
+            ys = conv.forward_relu_t(&ys, train)?;
+        }
+        last.forward_residual_relu_t(&ys, &shortcut, train)
     }
 
     fn fold(&mut self) -> Result<()> {
@@ -266,8 +266,7 @@ impl ClassifierNet for ResNet {
     fn features_t(&self, xs: &Tensor, train: bool) -> Result<Tensor> {
         let mut ys = self
             .stem
-            .forward_t(xs, stage_train(train, 0, self.frozen_stages))?
-            .relu()?;
+            .forward_relu_t(xs, stage_train(train, 0, self.frozen_stages))?;
         if self.config.stem == Stem::Imagenet {
             ys = max_pool_3x3_s2_p1(&ys)?;
         }

@@ -50,8 +50,8 @@ impl DoubleConv {
     }
 
     fn forward_t(&self, xs: &Tensor, train: bool) -> Result<Tensor> {
-        let ys = self.0[0].forward_t(xs, train)?.relu()?;
-        self.0[1].forward_t(&ys, train)?.relu()
+        let ys = self.0[0].forward_relu_t(xs, train)?;
+        self.0[1].forward_relu_t(&ys, train)
     }
 
     fn fold(&mut self) -> Result<()> {

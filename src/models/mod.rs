@@ -9,6 +9,7 @@
 //! Adding a baseline: write `src/models/<kind>.rs` with a `ModelKind`, a `Model` and a `Fitted`
 //! type (and their tests), add one line to [`MODEL_KINDS`], and name it in an experiment file.
 
+pub mod cnn;
 pub mod logistic;
 pub mod scaling;
 

@@ -63,7 +63,7 @@ pub enum Command {
     },
     /// Re-analyse a CSV of predictions: AUC with DeLong and bootstrap CIs, paired tests, DCA,
     /// calibration; multi-class and survival modes.
-    Stats(stats::StatsArgs),
+    Stats(Box<stats::StatsArgs>),
     /// Work with cohort manifests.
     Manifest {
         /// What to do.
@@ -180,11 +180,18 @@ fn run(opts: &RunOptions) -> Result<(), Error> {
         );
         return Ok(());
     };
+    let counts: Vec<String> = r
+        .cohort
+        .classes
+        .iter()
+        .zip(&r.cohort.per_class)
+        .map(|(c, n)| format!("{n} {c}"))
+        .collect();
     println!(
-        "{}: {} cases ({} positive), {} cells computed, {} reused",
+        "{}: {} cases ({}), {} cells computed, {} reused",
         r.experiment["name"].as_str().unwrap_or(""),
         r.cohort.n_cases,
-        r.cohort.n_positive,
+        counts.join(", "),
         outcome.cells_computed,
         outcome.cells_reused
     );
@@ -196,14 +203,23 @@ fn run(opts: &RunOptions) -> Result<(), Error> {
         );
     }
     for m in &r.models {
-        println!(
-            "  {:<24} AUC {:.3} ({:.0}% CI {:.3}–{:.3}, DeLong)",
-            m.id,
-            m.auc,
-            m.ci_level * 100.0,
-            m.auc_ci_delong[0],
-            m.auc_ci_delong[1]
-        );
+        match m.auc_ci_delong {
+            Some(ci) => println!(
+                "  {:<24} AUC {:.3} ({:.0}% CI {:.3}–{:.3}, DeLong)",
+                m.id,
+                m.auc,
+                m.ci_level * 100.0,
+                ci[0],
+                ci[1]
+            ),
+            None => println!("  {:<24} macro one-vs-rest AUC {:.3}", m.id, m.auc),
+        }
+        if m.auc < 0.5 {
+            println!(
+                "  {:<24} note: AUC below 0.5 (worse than chance; never flipped)",
+                ""
+            );
+        }
     }
     for c in &r.comparisons {
         println!(

@@ -1,8 +1,8 @@
 //! Splitting a cohort into folds: stratified by label, grouped by patient.
 //!
 //! All cases of a patient fall in the same fold, so no patient is ever in both the training
-//! and the test part of a cell. Patients are stratified by their label (a patient with any
-//! positive case counts as positive), shuffled with a seeded stream, then each is placed in
+//! and the test part of a cell. Patients are stratified by their class (a patient with cases of
+//! several classes counts in the highest), shuffled with a seeded stream, then each is placed in
 //! the fold that holds the fewest cases of its class so far (ties: the lowest fold), which
 //! keeps class counts per fold within one patient's cases of each other.
 
@@ -52,13 +52,15 @@ pub fn shuffle<T>(items: &mut [T], rng: &mut SeededRng) {
     }
 }
 
-/// Stratified k-fold grouped by patient. `patients[i]` and `labels[i]` belong to case i.
+/// Stratified k-fold grouped by patient. `patients[i]` and `classes[i]` (a class index)
+/// belong to case i.
 pub fn stratified_group_kfold(
     patients: &[&str],
-    labels: &[bool],
+    classes: &[usize],
     k: usize,
     rng: &mut SeededRng,
 ) -> Result<Folds, DataError> {
+    let labels = classes;
     if patients.len() != labels.len() {
         return Err(DataError::Split(format!(
             "{} patients for {} labels",
@@ -76,16 +78,16 @@ pub fn stratified_group_kfold(
     for (i, p) in patients.iter().enumerate() {
         cases_of.entry(p).or_default().push(i);
     }
-    let mut by_class: [Vec<&str>; 2] = [Vec::new(), Vec::new()];
+    let n_classes = labels.iter().max().map_or(0, |&m| m + 1);
+    let mut by_class: Vec<Vec<&str>> = vec![Vec::new(); n_classes];
     for (p, cases) in &cases_of {
-        let positive = cases.iter().any(|&i| labels[i]);
-        by_class[positive as usize].push(p);
+        let class = cases.iter().map(|&i| labels[i]).max().unwrap_or(0);
+        by_class[class].push(p);
     }
     for (class, members) in by_class.iter().enumerate() {
         if members.len() < k {
-            let name = if class == 1 { "positive" } else { "negative" };
             return Err(DataError::Split(format!(
-                "{} {name} patient(s) for {k} folds: every fold needs at least one of each class",
+                "{} patient(s) of class {class} for {k} folds: every fold needs at least one of each class",
                 members.len()
             )));
         }
@@ -110,7 +112,7 @@ mod tests {
     use super::*;
     use crate::seed::rng_for;
 
-    fn cohort() -> (Vec<String>, Vec<bool>) {
+    fn cohort() -> (Vec<String>, Vec<usize>) {
         // 50 patients, some with two cases; 30% positive.
         let mut patients = Vec::new();
         let mut labels = Vec::new();
@@ -118,7 +120,7 @@ mod tests {
             let n = if p % 5 == 0 { 2 } else { 1 };
             for _ in 0..n {
                 patients.push(format!("p{p}"));
-                labels.push(p % 10 < 3);
+                labels.push(usize::from(p % 10 < 3));
             }
         }
         (patients, labels)
@@ -138,7 +140,7 @@ mod tests {
         }
         for f in 0..5 {
             let test = folds.test_indices(f);
-            let pos = test.iter().filter(|&&i| labels[i]).count();
+            let pos = test.iter().filter(|&&i| labels[i] == 1).count();
             assert!((3..=5).contains(&pos), "fold {f}: {pos} positives");
             assert_eq!(test.len() + folds.train_indices(f).len(), labels.len());
         }
@@ -158,8 +160,8 @@ mod tests {
     #[test]
     fn too_few_of_a_class_is_an_error() {
         let patients = ["a", "b", "c", "d"];
-        let labels = [true, false, false, false];
+        let labels = [1, 0, 0, 0];
         let e = stratified_group_kfold(&patients, &labels, 2, &mut rng_for(1, &[])).unwrap_err();
-        assert!(e.to_string().contains("1 positive"), "{e}");
+        assert!(e.to_string().contains("1 patient(s) of class 1"), "{e}");
     }
 }

@@ -1,18 +1,24 @@
-//! L2-penalised logistic regression on standardised radiomics features (linfa-logistic).
+//! L2-penalised logistic regression on standardised radiomics features (linfa-logistic):
+//! binary for two classes, multinomial (softmax) for more.
 //!
 //! The standardiser is fitted on the training fold only. linfa-logistic calls the *more
-//! frequent* training label its positive class, so the fitted model records which class it
-//! reports and predictions are flipped where needed to always give P(label = true).
+//! frequent* training label its positive class, so the fitted binary model records which class
+//! it reports and predictions are flipped where needed to always give P(class 1). The
+//! multinomial model reports columns for the classes it saw; a class absent from the training
+//! fold gets probability 0.
 
 use super::scaling::Standardiser;
 use super::{
-    Fitted, Model, ModelError, ModelKind, SettingsError, TrainingData, check_finite,
+    Fitted, Model, ModelError, ModelKind, PredictData, SettingsError, TrainingData, check_finite,
     check_training_data,
 };
 use crate::seed::SeededRng;
 use linfa::prelude::*;
-use linfa_logistic::{FittedLogisticRegression, LogisticRegression};
-use ndarray::{Array1, ArrayView2, Axis};
+use linfa_logistic::{
+    FittedLogisticRegression, LogisticRegression, MultiFittedLogisticRegression,
+    MultiLogisticRegression,
+};
+use ndarray::{Array1, Array2, Axis};
 use serde::Deserialize;
 
 /// Settings of `kind = "logistic"`.
@@ -126,16 +132,34 @@ impl Model for LogisticModel {
         let selected = data.features.select(Axis(1), &columns);
         let scaler = Standardiser::fit(selected.view());
         let x = scaler.transform(selected.view());
-        let y: Array1<bool> = data.labels.iter().copied().collect();
-        let fitted = LogisticRegression::default()
-            .alpha(self.spec.alpha)
-            .max_iterations(self.spec.max_iter)
-            .fit(&Dataset::new(x, y))
-            .map_err(|e| ModelError::Fit {
-                model: self.id.clone(),
-                message: e.to_string(),
-            })?;
-        let reports_true = fitted.labels().pos.class;
+        let fit_error = |e: linfa_logistic::error::Error| ModelError::Fit {
+            model: self.id.clone(),
+            message: e.to_string(),
+        };
+        let fitted = if data.n_classes == 2 {
+            let y: Array1<bool> = data.labels.iter().map(|&c| c == 1).collect();
+            let fitted = LogisticRegression::default()
+                .alpha(self.spec.alpha)
+                .max_iterations(self.spec.max_iter)
+                .fit(&Dataset::new(x, y))
+                .map_err(fit_error)?;
+            let reports_true = fitted.labels().pos.class;
+            Coefficients::Binary {
+                fitted,
+                reports_true,
+            }
+        } else {
+            let y: Array1<usize> = data.labels.iter().copied().collect();
+            let fitted = MultiLogisticRegression::default()
+                .alpha(self.spec.alpha)
+                .max_iterations(self.spec.max_iter)
+                .fit(&Dataset::new(x, y))
+                .map_err(fit_error)?;
+            Coefficients::Multi {
+                fitted,
+                n_classes: data.n_classes,
+            }
+        };
         Ok(Box::new(FittedLogistic {
             id: self.id.clone(),
             n_columns: data.feature_names.len(),
@@ -143,9 +167,21 @@ impl Model for LogisticModel {
             names: data.feature_names.to_vec(),
             scaler,
             fitted,
-            reports_true,
         }))
     }
+}
+
+/// The fitted coefficients: binary or multinomial.
+enum Coefficients {
+    Binary {
+        fitted: FittedLogisticRegression<f64, bool>,
+        /// Whether linfa's "positive" class is `true` (class 1).
+        reports_true: bool,
+    },
+    Multi {
+        fitted: MultiFittedLogisticRegression<f64, usize>,
+        n_classes: usize,
+    },
 }
 
 /// A fitted logistic model with its training-fold standardiser.
@@ -155,12 +191,12 @@ pub struct FittedLogistic {
     columns: Vec<usize>,
     names: Vec<String>,
     scaler: Standardiser,
-    fitted: FittedLogisticRegression<f64, bool>,
-    reports_true: bool,
+    fitted: Coefficients,
 }
 
 impl Fitted for FittedLogistic {
-    fn predict_proba(&self, features: ArrayView2<'_, f64>) -> Result<Vec<f64>, ModelError> {
+    fn predict_proba(&self, data: &PredictData<'_>) -> Result<Array2<f64>, ModelError> {
+        let features = data.features;
         if features.ncols() != self.n_columns {
             return Err(ModelError::Shape {
                 model: self.id.clone(),
@@ -173,12 +209,30 @@ impl Fitted for FittedLogistic {
         }
         check_finite(&self.id, features, &self.names)?;
         let selected = features.select(Axis(1), &self.columns);
-        let p = self
-            .fitted
-            .predict_probabilities(&self.scaler.transform(selected.view()));
-        Ok(p.iter()
-            .map(|&p| if self.reports_true { p } else { 1.0 - p })
-            .collect())
+        let x = self.scaler.transform(selected.view());
+        match &self.fitted {
+            Coefficients::Binary {
+                fitted,
+                reports_true,
+            } => {
+                let p = fitted.predict_probabilities(&x);
+                let mut out = Array2::zeros((x.nrows(), 2));
+                for (i, &p) in p.iter().enumerate() {
+                    let p1 = if *reports_true { p } else { 1.0 - p };
+                    out[[i, 0]] = 1.0 - p1;
+                    out[[i, 1]] = p1;
+                }
+                Ok(out)
+            }
+            Coefficients::Multi { fitted, n_classes } => {
+                let p = fitted.predict_probabilities(&x);
+                let mut out = Array2::zeros((x.nrows(), *n_classes));
+                for (column, &class) in fitted.classes().iter().enumerate() {
+                    out.column_mut(class).assign(&p.column(column));
+                }
+                Ok(out)
+            }
+        }
     }
 }
 
@@ -186,7 +240,6 @@ impl Fitted for FittedLogistic {
 mod tests {
     use super::*;
     use crate::seed::rng_for;
-    use ndarray::Array2;
 
     fn model(settings: &str) -> Box<dyn Model> {
         LogisticKind
@@ -196,7 +249,7 @@ mod tests {
 
     /// Positives have larger x0; positives are the minority, so linfa's "positive" class is
     /// `false` and the flip must happen.
-    fn toy() -> (Array2<f64>, Vec<bool>, Vec<String>) {
+    fn toy() -> (Array2<f64>, Vec<usize>, Vec<String>) {
         let n = 40;
         let mut x = Array2::zeros((n, 2));
         let mut y = Vec::new();
@@ -204,77 +257,106 @@ mod tests {
             let pos = i % 4 == 0;
             x[[i, 0]] = if pos { 3.0 } else { 0.0 } + (i % 7) as f64 * 0.3;
             x[[i, 1]] = (i % 5) as f64;
-            y.push(pos);
+            y.push(pos as usize);
         }
         (x, y, vec!["a".into(), "b".into()])
     }
 
-    #[test]
-    fn probabilities_are_for_the_true_class_even_when_it_is_the_minority() {
-        let (x, y, names) = toy();
-        let data = TrainingData {
+    fn data<'a>(
+        x: &'a Array2<f64>,
+        y: &'a [usize],
+        names: &'a [String],
+        k: usize,
+    ) -> TrainingData<'a> {
+        TrainingData {
             features: x.view(),
-            feature_names: &names,
-            labels: &y,
-        };
-        let fitted = model("alpha = 0.1")
-            .fit(&data, &mut rng_for(1, &[]))
+            feature_names: names,
+            labels: y,
+            n_classes: k,
+            images: &[],
+        }
+    }
+
+    fn mean_where(p: &[f64], y: &[usize], class: usize) -> f64 {
+        let v: Vec<f64> = p
+            .iter()
+            .zip(y)
+            .filter(|(_, c)| **c == class)
+            .map(|(p, _)| *p)
+            .collect();
+        v.iter().sum::<f64>() / v.len() as f64
+    }
+
+    #[test]
+    fn probabilities_are_for_class_one_even_when_it_is_the_minority() {
+        let (x, y, names) = toy();
+        let d = data(&x, &y, &names, 2);
+        let fitted = model("alpha = 0.1").fit(&d, &mut rng_for(1, &[])).unwrap();
+        let p = fitted.predict_proba(&d.as_predict()).unwrap();
+        assert_eq!(p.ncols(), 2);
+        let p1 = p.column(1).to_vec();
+        assert!(p.rows().into_iter().all(|r| (r.sum() - 1.0).abs() < 1e-12));
+        let (pos, neg) = (mean_where(&p1, &y, 1), mean_where(&p1, &y, 0));
+        assert!(pos > 0.7 && neg < 0.3, "{pos} {neg}");
+    }
+
+    #[test]
+    fn multinomial_for_three_classes() {
+        let n = 60;
+        let mut x = Array2::zeros((n, 2));
+        let y: Vec<usize> = (0..n).map(|i| i % 3).collect();
+        for i in 0..n {
+            x[[i, 0]] = y[i] as f64 * 2.0 + (i % 7) as f64 * 0.2;
+            x[[i, 1]] = (i % 5) as f64;
+        }
+        let names = vec!["a".to_string(), "b".to_string()];
+        let d = data(&x, &y, &names, 3);
+        let p = model("alpha = 0.1")
+            .fit(&d, &mut rng_for(1, &[]))
+            .unwrap()
+            .predict_proba(&d.as_predict())
             .unwrap();
-        let p = fitted.predict_proba(x.view()).unwrap();
-        let mean_pos: f64 = p
-            .iter()
-            .zip(&y)
-            .filter(|(_, y)| **y)
-            .map(|(p, _)| p)
-            .sum::<f64>()
-            / 10.0;
-        let mean_neg: f64 = p
-            .iter()
-            .zip(&y)
-            .filter(|(_, y)| !**y)
-            .map(|(p, _)| p)
-            .sum::<f64>()
-            / 30.0;
-        assert!(mean_pos > 0.7 && mean_neg < 0.3, "{mean_pos} {mean_neg}");
+        assert_eq!(p.ncols(), 3);
+        for c in 0..3 {
+            let pc = p.column(c).to_vec();
+            assert!(mean_where(&pc, &y, c) > 0.5, "class {c}");
+        }
     }
 
     #[test]
     fn feature_subset_uses_only_named_columns() {
         let (x, y, names) = toy();
-        let data = TrainingData {
-            features: x.view(),
-            feature_names: &names,
-            labels: &y,
-        };
+        let d = data(&x, &y, &names, 2);
         // Column "b" carries no signal: the subset model must be near chance.
         let fitted = model("features = [\"b\"]")
-            .fit(&data, &mut rng_for(1, &[]))
+            .fit(&d, &mut rng_for(1, &[]))
             .unwrap();
-        let p = fitted.predict_proba(x.view()).unwrap();
-        let auc = crate::eval::roc::auc(&p, &y).unwrap();
+        let p = fitted
+            .predict_proba(&d.as_predict())
+            .unwrap()
+            .column(1)
+            .to_vec();
+        let labels: Vec<bool> = y.iter().map(|&c| c == 1).collect();
+        let auc = crate::eval::roc::auc(&p, &labels).unwrap();
         assert!((0.3..0.7).contains(&auc), "{auc}");
-        let missing = model("features = [\"zz\"]").fit(&data, &mut rng_for(1, &[]));
+        let missing = model("features = [\"zz\"]").fit(&d, &mut rng_for(1, &[]));
         assert!(missing.err().unwrap().to_string().contains("zz"));
     }
 
     #[test]
     fn one_class_and_nan_are_errors() {
         let (mut x, y, names) = toy();
-        let ones = vec![true; y.len()];
-        let data = TrainingData {
-            features: x.view(),
-            feature_names: &names,
-            labels: &ones,
-        };
-        let err = model("").fit(&data, &mut rng_for(1, &[])).err().unwrap();
+        let ones = vec![1; y.len()];
+        let err = model("")
+            .fit(&data(&x, &ones, &names, 2), &mut rng_for(1, &[]))
+            .err()
+            .unwrap();
         assert!(matches!(err, ModelError::OneClass { .. }));
         x[[3, 1]] = f64::NAN;
-        let data = TrainingData {
-            features: x.view(),
-            feature_names: &names,
-            labels: &y,
-        };
-        let err = model("").fit(&data, &mut rng_for(1, &[])).err().unwrap();
+        let err = model("")
+            .fit(&data(&x, &y, &names, 2), &mut rng_for(1, &[]))
+            .err()
+            .unwrap();
         assert!(err.to_string().contains("\"b\"") && err.to_string().contains("row 3"));
     }
 

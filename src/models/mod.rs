@@ -13,8 +13,10 @@ pub mod cnn;
 pub mod logistic;
 pub mod scaling;
 
+use crate::data::image::{Image, Mask};
 use crate::seed::SeededRng;
-use ndarray::ArrayView2;
+use ndarray::{Array2, ArrayView2};
+use std::collections::BTreeMap;
 
 /// Errors from fitting or predicting.
 #[derive(Debug, thiserror::Error)]
@@ -86,15 +88,54 @@ impl SettingsError {
     }
 }
 
-/// The training part of a fold: features (rows = cases) and binary labels (true = positive).
+/// The pixels of one case, for models that look at images (CNNs, fusion).
+#[derive(Debug, Clone)]
+pub struct CaseImages {
+    /// Case id.
+    pub case_id: String,
+    /// The primary image.
+    pub image: Image,
+    /// The region-of-interest mask, on the image's grid.
+    pub mask: Mask,
+    /// Extra co-registered channels by name (MRI sequences, say), on the image's grid.
+    pub channels: BTreeMap<String, Image>,
+}
+
+/// The training part of a fold. Rows of `features`, `labels` and `images` are the same cases.
 #[derive(Debug, Clone, Copy)]
 pub struct TrainingData<'a> {
     /// Features, one row per case.
     pub features: ArrayView2<'a, f64>,
     /// Feature names, one per column.
     pub feature_names: &'a [String],
-    /// Labels, one per row.
-    pub labels: &'a [bool],
+    /// Class index of each case, `0..n_classes`; for a binary label 1 is the positive class.
+    pub labels: &'a [usize],
+    /// Number of classes (2 for a binary label).
+    pub n_classes: usize,
+    /// Each case's images; empty unless the model asked for them ([`Model::needs_images`]).
+    pub images: &'a [&'a CaseImages],
+}
+
+/// The cases to predict: features and (when asked for) images, rows in the same order.
+#[derive(Debug, Clone, Copy)]
+pub struct PredictData<'a> {
+    /// Features, one row per case, columns as in training.
+    pub features: ArrayView2<'a, f64>,
+    /// Feature names, one per column.
+    pub feature_names: &'a [String],
+    /// Each case's images; empty unless the model asked for them.
+    pub images: &'a [&'a CaseImages],
+}
+
+impl<'a> TrainingData<'a> {
+    /// The same cases as prediction input (to score the training fold itself).
+    pub fn as_predict(&self) -> PredictData<'a> {
+        PredictData {
+            features: self.features,
+            feature_names: self.feature_names,
+            images: self.images,
+        }
+    }
 }
 
 /// A configured, unfitted model.
@@ -108,6 +149,11 @@ pub trait Model: Send + Sync {
         1.0
     }
 
+    /// Whether the model needs each case's images (the runner then loads them).
+    fn needs_images(&self) -> bool {
+        false
+    }
+
     /// Fits on `data`, drawing any randomness from `rng` only.
     fn fit(
         &self,
@@ -118,8 +164,14 @@ pub trait Model: Send + Sync {
 
 /// A fitted model.
 pub trait Fitted: Send + Sync {
-    /// Probability of the positive class for each row of `features`.
-    fn predict_proba(&self, features: ArrayView2<'_, f64>) -> Result<Vec<f64>, ModelError>;
+    /// Class probabilities: one row per case, one column per class (rows sum to 1).
+    fn predict_proba(&self, data: &PredictData<'_>) -> Result<Array2<f64>, ModelError>;
+
+    /// What the fit chose that a reader should see (selected features, epochs, ...), as JSON
+    /// with stable key order; stored per cell in the report. `null` when there is nothing.
+    fn summary(&self) -> serde_json::Value {
+        serde_json::Value::Null
+    }
 }
 
 /// A kind of model that an experiment file can name.
@@ -177,8 +229,14 @@ pub(crate) fn check_training_data(model: &str, data: &TrainingData<'_>) -> Resul
             ),
         });
     }
-    let positives = data.labels.iter().filter(|&&y| y).count();
-    if positives == 0 || positives == n {
+    if let Some(&bad) = data.labels.iter().find(|&&y| y >= data.n_classes) {
+        return Err(ModelError::Shape {
+            model: model.into(),
+            message: format!("class index {bad} for {} classes", data.n_classes),
+        });
+    }
+    let first = data.labels.first().copied().unwrap_or(0);
+    if data.labels.iter().all(|&y| y == first) {
         return Err(ModelError::OneClass {
             model: model.into(),
             n,

@@ -2,7 +2,7 @@
 //! so no system font is needed. Output depends only on the data, so figures are byte-identical
 //! on rerun.
 
-use super::{Report, ReportError};
+use super::{Report, ReportError, RocPoints};
 use plotters::prelude::*;
 use std::sync::Once;
 
@@ -124,19 +124,21 @@ pub fn draw_figures(r: &Report) -> Result<Vec<(String, String)>, ReportError> {
     for name in &r.figures {
         let svg = match name.as_str() {
             "roc.svg" => {
-                let labels: Vec<String> = r
+                let curves: Vec<(String, &RocPoints)> = r
                     .models
                     .iter()
-                    .map(|m| format!("{} (AUC {:.3})", m.id, m.auc))
+                    .filter_map(|m| {
+                        m.binary
+                            .as_ref()
+                            .map(|b| (format!("{} (AUC {:.3})", m.id, m.auc), &b.roc))
+                    })
                     .collect();
-                let lines: Vec<Line<'_>> = r
-                    .models
+                let lines: Vec<Line<'_>> = curves
                     .iter()
-                    .zip(&labels)
-                    .map(|(m, label)| Line {
+                    .map(|(label, roc)| Line {
                         label,
-                        x: &m.roc.false_positive_rate,
-                        y: &m.roc.true_positive_rate,
+                        x: &roc.false_positive_rate,
+                        y: &roc.true_positive_rate,
                         reference: false,
                     })
                     .collect();

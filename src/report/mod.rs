@@ -73,17 +73,17 @@ pub struct CohortSummary {
     pub manifest: String,
     /// SHA-256 fingerprint of the case list and every file hash.
     pub fingerprint: String,
-    /// Label name and positive value.
+    /// Label name.
     pub label: String,
+    /// Class names, index = class (binary: `[not positive, positive]`).
+    pub classes: Vec<String>,
     /// Number of cases.
     pub n_cases: usize,
     /// Number of distinct patients.
     pub n_patients: usize,
-    /// Number of positive cases.
-    pub n_positive: usize,
-    /// Number of negative cases.
-    pub n_negative: usize,
-    /// Cases and positives per site.
+    /// Number of cases of each class.
+    pub per_class: Vec<usize>,
+    /// Cases per site, in total and per class.
     pub sites: BTreeMap<String, SiteCounts>,
 }
 
@@ -92,8 +92,8 @@ pub struct CohortSummary {
 pub struct SiteCounts {
     /// Number of cases.
     pub n_cases: usize,
-    /// Number of positive cases.
-    pub n_positive: usize,
+    /// Number of cases of each class.
+    pub per_class: Vec<usize>,
 }
 
 /// Radiomics extraction settings and the features produced.
@@ -114,26 +114,57 @@ pub struct ModelResult {
     pub id: String,
     /// Model kind.
     pub kind: String,
-    /// AUC of the pooled out-of-fold predictions of repeat 0.
+    /// Pooled out-of-fold AUC of repeat 0: the binary AUC, or the macro one-vs-rest AUC.
     pub auc: f64,
-    /// DeLong variance of that AUC.
-    pub delong_variance: f64,
-    /// DeLong confidence interval of that AUC.
-    pub auc_ci_delong: [f64; 2],
-    /// Confidence level.
+    /// DeLong confidence interval of the binary AUC.
+    pub auc_ci_delong: Option<[f64; 2]>,
+    /// DeLong variance of the binary AUC.
+    pub delong_variance: Option<f64>,
+    /// Confidence level of every interval.
     pub ci_level: f64,
     /// Number of cases with a prediction.
     pub n_cases: usize,
-    /// Number of positive cases among them.
-    pub n_positive: usize,
-    /// AUC of each fold's test part, repeat 0 (folds with one class are null).
+    /// AUC of each fold's test part, repeat 0 (null where a class is missing).
     pub fold_auc: Vec<Option<f64>>,
     /// Pooled out-of-fold AUC of each repeat.
     pub repeat_auc: Vec<f64>,
     /// The published AUC for this model id, if the experiment lists one.
     pub published_auc: Option<f64>,
-    /// ROC curve of the pooled out-of-fold predictions (repeat 0).
+    /// Binary analyses: ROC, operating point, precision, calibration.
+    pub binary: Option<BinaryDetails>,
+    /// Multi-class analyses: per-class AUCs, Hand–Till M, confusion matrix.
+    pub multiclass: Option<MulticlassDetails>,
+    /// What each fold's fit chose (repeat 0), as the model reports it.
+    pub cell_summaries: Vec<serde_json::Value>,
+}
+
+/// Binary-label statistics of one model.
+#[derive(Debug, Clone, Serialize)]
+pub struct BinaryDetails {
+    /// ROC curve of the pooled out-of-fold predictions.
     pub roc: RocPoints,
+    /// Sensitivity, specificity, PPV, NPV, accuracy (Wilson CIs), balanced accuracy and F1 when
+    /// each fold's test cases are called at that fold's training-set Youden threshold.
+    pub operating_point: crate::eval::threshold::ThresholdMetrics,
+    /// The Youden threshold chosen on each training fold (repeat 0).
+    pub fold_thresholds: Vec<Option<f64>>,
+    /// Average precision (step-wise, as scikit-learn).
+    pub average_precision: f64,
+    /// Brier score.
+    pub brier: f64,
+    /// Calibration intercept and slope (logistic recalibration), when estimable.
+    pub calibration: Option<crate::eval::calibration::CalibrationFit>,
+}
+
+/// Multi-class statistics of one model.
+#[derive(Debug, Clone, Serialize)]
+pub struct MulticlassDetails {
+    /// One-vs-rest AUC per class with DeLong CIs, macro and weighted averages.
+    pub one_vs_rest: crate::eval::multiclass::OneVsRest,
+    /// Hand & Till's multi-class AUC M.
+    pub hand_till_m: f64,
+    /// Confusion matrix (argmax) and accuracy with CI.
+    pub confusion: crate::eval::multiclass::ConfusionMatrix,
 }
 
 /// ROC curve points, from (0, 0) to (1, 1).
@@ -203,10 +234,12 @@ pub struct PredictionRow {
     pub repeat: usize,
     /// Fold index.
     pub fold: usize,
-    /// Predicted probability of the positive class.
-    pub probability: f64,
-    /// True label (1 positive, 0 negative).
-    pub label: u8,
+    /// Class probabilities.
+    pub probabilities: Vec<f64>,
+    /// The fold's training threshold (binary).
+    pub threshold: Option<f64>,
+    /// True class index.
+    pub label: usize,
 }
 
 /// The short content version: the first 12 hex digits of SHA-256 over the canonical
@@ -229,23 +262,54 @@ pub fn render_json(report: &Report) -> String {
     s
 }
 
-/// Renders `predictions.csv`, one row per case, model, repeat and fold.
-pub fn render_predictions_csv(rows: &[PredictionRow]) -> String {
-    let mut s = String::from("case_id,patient,site,model,repeat,fold,probability,label\n");
+/// Renders `predictions.csv`, one row per case, model, repeat and fold. Binary analyses give
+/// the positive-class `probability` and the fold's training `threshold`; multi-class ones give
+/// one `p_<class>` column per class and the `predicted` class (argmax).
+pub fn render_predictions_csv(rows: &[PredictionRow], classes: &[String]) -> String {
+    let binary = classes.len() == 2;
+    let mut s = String::from("case_id,patient,site,model,repeat,fold,");
+    if binary {
+        s.push_str("probability,threshold,label\n");
+    } else {
+        for c in classes {
+            s.push_str(&csv_field(&format!("p_{c}")));
+            s.push(',');
+        }
+        s.push_str("predicted,label\n");
+    }
     for r in rows {
         s.push_str(&format!(
-            "{},{},{},{},{},{},{},{}\n",
+            "{},{},{},{},{},{},",
             csv_field(&r.case_id),
             csv_field(&r.patient),
             csv_field(&r.site),
             csv_field(&r.model),
             r.repeat,
             r.fold,
-            r.probability,
-            r.label
         ));
+        if binary {
+            let t = r.threshold.map(|t| t.to_string()).unwrap_or_default();
+            s.push_str(&format!("{},{t},{}\n", r.probabilities[1], r.label));
+        } else {
+            for p in &r.probabilities {
+                s.push_str(&format!("{p},"));
+            }
+            let predicted = argmax(&r.probabilities);
+            s.push_str(&format!("{predicted},{}\n", r.label));
+        }
     }
     s
+}
+
+/// Index of the largest value (the lowest index wins a tie, as the confusion matrix).
+fn argmax(values: &[f64]) -> usize {
+    let mut best = 0;
+    for (i, &v) in values.iter().enumerate() {
+        if v > values[best] {
+            best = i;
+        }
+    }
+    best
 }
 
 /// Quotes a CSV field when it holds a comma, quote or newline.

@@ -49,33 +49,47 @@ fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| s.to_string()).collect()
 }
 
+fn ci(c: [f64; 2]) -> String {
+    format!("{}–{}", fixed(c[0], 3), fixed(c[1], 3))
+}
+
+fn proportion(p: &crate::eval::threshold::Proportion) -> String {
+    format!("{} ({})", fixed(p.value, 3), ci(p.ci))
+}
+
 /// The report's tables, in reading order.
 pub fn tables(r: &Report) -> Vec<Table> {
     let level = r.models.first().map(|m| m.ci_level).unwrap_or(0.95) * 100.0;
     let c = &r.cohort;
+    let binary = c.classes.len() == 2;
+    let mut site_header = vec!["site".to_string(), "cases".to_string()];
+    site_header.extend(c.classes.iter().cloned());
+    let class_counts: Vec<String> = c
+        .classes
+        .iter()
+        .zip(&c.per_class)
+        .map(|(name, n)| format!("{n} {name}"))
+        .collect();
     let mut out = vec![Table {
         title: "Cohort".into(),
         caption: format!(
-            "Manifest `{}` (fingerprint `{}`), label `{}`: {} cases from {} patients, {} positive, {} negative.",
+            "Manifest `{}` (fingerprint `{}`), label `{}`: {} cases from {} patients ({}).",
             c.manifest,
             &c.fingerprint[..c.fingerprint.len().min(16)],
             c.label,
             c.n_cases,
             c.n_patients,
-            c.n_positive,
-            c.n_negative
+            class_counts.join(", ")
         ),
-        header: strings(&["site", "cases", "positive"]),
-        numeric: vec![false, true, true],
+        numeric: (0..site_header.len()).map(|j| j > 0).collect(),
+        header: site_header,
         rows: c
             .sites
             .iter()
             .map(|(site, n)| {
-                vec![
-                    site.clone(),
-                    n.n_cases.to_string(),
-                    n.n_positive.to_string(),
-                ]
+                let mut row = vec![site.clone(), n.n_cases.to_string()];
+                row.extend(n.per_class.iter().map(|k| k.to_string()));
+                row
             })
             .collect(),
     }];
@@ -84,10 +98,15 @@ pub fn tables(r: &Report) -> Vec<Table> {
     out.push(Table {
         title: "Discrimination".into(),
         caption: format!(
-            "Pooled out-of-fold predictions, {} × {}-fold {} grouped by patient; AUC with {level:.0}% DeLong CI.",
+            "Pooled out-of-fold predictions, {} × {}-fold {} grouped by patient; {}.",
             split["repeats"],
             split["folds"],
-            split["kind"].as_str().unwrap_or("")
+            split["kind"].as_str().unwrap_or(""),
+            if binary {
+                format!("AUC with {level:.0}% DeLong CI")
+            } else {
+                "macro one-vs-rest AUC (per-class CIs below)".to_string()
+            }
         ),
         header: vec![
             "model".into(),
@@ -96,10 +115,9 @@ pub fn tables(r: &Report) -> Vec<Table> {
             format!("{level:.0}% CI (DeLong)"),
             "AUC per fold".into(),
             "n cases".into(),
-            "n positive".into(),
             "published AUC".into(),
         ],
-        numeric: vec![false, false, true, false, false, true, true, true],
+        numeric: vec![false, false, true, false, false, true, true],
         rows: r
             .models
             .iter()
@@ -113,15 +131,121 @@ pub fn tables(r: &Report) -> Vec<Table> {
                     m.id.clone(),
                     m.kind.clone(),
                     fixed(m.auc, 3),
-                    format!("{}–{}", fixed(m.auc_ci_delong[0], 3), fixed(m.auc_ci_delong[1], 3)),
+                    m.auc_ci_delong.map(ci).unwrap_or_else(|| "—".into()),
                     folds.join(" "),
                     m.n_cases.to_string(),
-                    m.n_positive.to_string(),
-                    m.published_auc.map(|p| fixed(p, 3)).unwrap_or_else(|| "—".into()),
+                    m.published_auc
+                        .map(|p| fixed(p, 3))
+                        .unwrap_or_else(|| "—".into()),
                 ]
             })
             .collect(),
     });
+
+    if binary {
+        out.push(Table {
+            title: "Operating point".into(),
+            caption: format!(
+                "Each fold's test cases called positive at the Youden threshold chosen on that fold's \
+                 training predictions; {level:.0}% Wilson CIs."
+            ),
+            header: strings(&[
+                "model",
+                "sensitivity",
+                "specificity",
+                "PPV (precision)",
+                "NPV",
+                "balanced accuracy",
+                "F1",
+                "AP",
+                "Brier",
+                "calibration intercept",
+                "calibration slope",
+            ]),
+            numeric: vec![false, false, false, false, false, true, true, true, true, true, true],
+            rows: r
+                .models
+                .iter()
+                .filter_map(|m| m.binary.as_ref().map(|b| (m, b)))
+                .map(|(m, b)| {
+                    let o = &b.operating_point;
+                    let (intercept, slope) = b
+                        .calibration
+                        .map(|c| (fixed(c.intercept, 2), fixed(c.slope, 2)))
+                        .unwrap_or_else(|| ("—".into(), "—".into()));
+                    vec![
+                        m.id.clone(),
+                        proportion(&o.sensitivity),
+                        proportion(&o.specificity),
+                        proportion(&o.ppv),
+                        proportion(&o.npv),
+                        fixed(o.balanced_accuracy, 3),
+                        fixed(o.f1, 3),
+                        fixed(b.average_precision, 3),
+                        fixed(b.brier, 3),
+                        intercept,
+                        slope,
+                    ]
+                })
+                .collect(),
+        });
+    } else {
+        let mut header = vec!["model".to_string()];
+        header.extend(c.classes.iter().map(|k| format!("AUC {k} vs rest")));
+        header.extend([
+            "weighted AUC".to_string(),
+            "Hand–Till M".into(),
+            "accuracy".into(),
+        ]);
+        out.push(Table {
+            title: "Per-class discrimination".into(),
+            caption: format!(
+                "One-vs-rest AUC of each class with {level:.0}% DeLong CI; accuracy of the argmax class with Wilson CI."
+            ),
+            numeric: (0..header.len()).map(|j| j > 0).collect(),
+            header,
+            rows: r
+                .models
+                .iter()
+                .filter_map(|m| m.multiclass.as_ref().map(|d| (m, d)))
+                .map(|(m, d)| {
+                    let mut row = vec![m.id.clone()];
+                    row.extend(
+                        d.one_vs_rest
+                            .per_class
+                            .iter()
+                            .map(|a| format!("{} ({})", fixed(a.auc, 3), ci(a.ci))),
+                    );
+                    row.push(fixed(d.one_vs_rest.weighted_auc, 3));
+                    row.push(fixed(d.hand_till_m, 3));
+                    row.push(proportion(&d.confusion.accuracy));
+                    row
+                })
+                .collect(),
+        });
+        for m in &r.models {
+            let Some(d) = &m.multiclass else { continue };
+            let mut header = vec!["true \\ predicted".to_string()];
+            header.extend(c.classes.iter().cloned());
+            out.push(Table {
+                title: format!("Confusion matrix: {}", m.id),
+                caption: "Rows: true class; columns: predicted (argmax) class.".into(),
+                numeric: (0..header.len()).map(|j| j > 0).collect(),
+                header,
+                rows: d
+                    .confusion
+                    .counts
+                    .iter()
+                    .zip(&c.classes)
+                    .map(|(row, name)| {
+                        let mut cells = vec![name.clone()];
+                        cells.extend(row.iter().map(|n| n.to_string()));
+                        cells
+                    })
+                    .collect(),
+            });
+        }
+    }
 
     if !r.comparisons.is_empty() {
         out.push(Table {
@@ -152,7 +276,7 @@ pub fn tables(r: &Report) -> Vec<Table> {
                         fixed(c.auc_a, 3),
                         fixed(c.auc_b, 3),
                         fixed(c.auc_difference, 3),
-                        format!("{}–{}", fixed(c.ci[0], 3), fixed(c.ci[1], 3)),
+                        ci(c.ci),
                         fixed(c.z, 2),
                         p_value(c.p),
                     ]

@@ -16,8 +16,14 @@ use std::path::{Path, PathBuf};
 pub struct CellResult {
     /// Test case ids, in cohort order.
     pub case_ids: Vec<String>,
-    /// Predicted probability for each test case.
-    pub probabilities: Vec<f64>,
+    /// Class probabilities for each test case (one row per case, one value per class).
+    pub probabilities: Vec<Vec<f64>>,
+    /// Binary analyses: the Youden-optimal threshold on the training fold's own predictions,
+    /// applied to this fold's test cases (the operating point is never chosen on test data).
+    pub threshold: Option<f64>,
+    /// What the fit chose (selected features, epochs, ...); `null` when nothing.
+    #[serde(default)]
+    pub summary: serde_json::Value,
 }
 
 /// Where one experiment version keeps its finished cells.
@@ -63,7 +69,9 @@ mod tests {
         let ids = vec!["a".to_string(), "b".to_string()];
         let r = CellResult {
             case_ids: ids.clone(),
-            probabilities: vec![0.25, 0.1 + 0.2],
+            probabilities: vec![vec![0.75, 0.25], vec![0.7, 0.1 + 0.2]],
+            threshold: Some(0.5),
+            summary: serde_json::Value::Null,
         };
         cache.store("m__r0__f0", &r).unwrap();
         assert_eq!(cache.load("m__r0__f0", &ids), Some(r));

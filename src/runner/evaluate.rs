@@ -1,4 +1,10 @@
 //! Pooled out-of-fold statistics of a finished plan: the content of the report.
+//!
+//! Binary analyses: AUC with DeLong CI, ROC points, the operating point at each training fold's
+//! Youden threshold (sensitivity, specificity, PPV, NPV with Wilson CIs), average precision,
+//! Brier score and calibration, decision curves, paired DeLong comparisons. Multi-class
+//! analyses: one-vs-rest AUCs with DeLong CIs, macro and prevalence-weighted AUC, Hand–Till M,
+//! confusion matrix and accuracy.
 
 use super::RunnerError;
 use super::cache::CellResult;
@@ -6,14 +12,111 @@ use super::plan::Cell;
 use crate::Error;
 use crate::data::cohort::Cohort;
 use crate::data::split::Folds;
-use crate::eval::{dca, delong, roc};
+use crate::eval::threshold::{ProportionInterval, average_precision, threshold_metrics};
+use crate::eval::{EvalError, calibration, dca, delong, multiclass, roc};
 use crate::features::FeatureTable;
 use crate::report::{
-    CohortSummary, ComparisonResult, DcaSummary, FeatureSummary, ModelNetBenefit, ModelResult,
-    PredictionRow, Report, RocPoints, SiteCounts,
+    BinaryDetails, CohortSummary, ComparisonResult, DcaSummary, FeatureSummary, ModelNetBenefit,
+    ModelResult, MulticlassDetails, PredictionRow, Report, RocPoints, SiteCounts,
 };
 use crate::spec::Experiment;
 use std::collections::{BTreeMap, BTreeSet};
+
+/// Out-of-fold predictions: `probs[model][repeat][case]` (empty when missing) and the
+/// threshold of the fold each prediction came from.
+struct Pooled {
+    probs: Vec<Vec<Vec<Vec<f64>>>>,
+    thresholds: Vec<Vec<Vec<Option<f64>>>>,
+    summaries: Vec<Vec<serde_json::Value>>,
+}
+
+impl Pooled {
+    /// Cases with a prediction from every model in repeat `r` (all of them unless a merge was
+    /// partial); statistics are computed on these only.
+    fn complete(&self, r: usize, n: usize) -> Vec<usize> {
+        (0..n)
+            .filter(|&i| self.probs.iter().all(|model| !model[r][i].is_empty()))
+            .collect()
+    }
+
+    /// Class-`c` probability of model `m`, repeat `r`, for the cases `keep`.
+    fn column(&self, m: usize, r: usize, c: usize, keep: &[usize]) -> Vec<f64> {
+        keep.iter().map(|&i| self.probs[m][r][i][c]).collect()
+    }
+}
+
+fn pool(
+    exp: &Experiment,
+    cohort: &Cohort,
+    table: &FeatureTable,
+    labels: &[usize],
+    cells: &[Cell],
+    results: &[Option<(CellResult, bool)>],
+) -> (Pooled, Vec<PredictionRow>) {
+    let cases = cohort.cases();
+    let n = cases.len();
+    let (models, repeats) = (exp.models.len(), exp.split.repeats);
+    let index_of: BTreeMap<&str, usize> = table
+        .case_ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.as_str(), i))
+        .collect();
+    let mut pooled = Pooled {
+        probs: vec![vec![vec![Vec::new(); n]; repeats]; models],
+        thresholds: vec![vec![vec![None; n]; repeats]; models],
+        summaries: vec![vec![serde_json::Value::Null; exp.split.folds]; models],
+    };
+    let mut rows = Vec::new();
+    for (cell, (result, _)) in cells
+        .iter()
+        .zip(results)
+        .filter_map(|(c, r)| r.as_ref().map(|r| (c, r)))
+    {
+        if cell.repeat == 0 {
+            pooled.summaries[cell.model_index][cell.fold] = result.summary.clone();
+        }
+        for (id, p) in result.case_ids.iter().zip(&result.probabilities) {
+            let i = index_of[id.as_str()];
+            pooled.probs[cell.model_index][cell.repeat][i] = p.clone();
+            pooled.thresholds[cell.model_index][cell.repeat][i] = result.threshold;
+            rows.push(PredictionRow {
+                case_id: id.clone(),
+                patient: cases[i].patient.clone(),
+                site: cases[i].site.clone(),
+                model: cell.model.clone(),
+                repeat: cell.repeat,
+                fold: cell.fold,
+                probabilities: p.clone(),
+                threshold: result.threshold,
+                label: labels[i],
+            });
+        }
+    }
+    (pooled, rows)
+}
+
+/// Macro one-vs-rest AUC (ties ½) of probability rows, or `None` when a class is missing.
+fn macro_auc(probs: &[&[f64]], classes: &[usize], k: usize) -> Option<f64> {
+    let mut sum = 0.0;
+    for c in 0..k {
+        let scores: Vec<f64> = probs.iter().map(|p| p[c]).collect();
+        let is_c: Vec<bool> = classes.iter().map(|&y| y == c).collect();
+        sum += roc::auc(&scores, &is_c).ok()?;
+    }
+    Some(sum / k as f64)
+}
+
+/// Discrimination of one set of predictions: the binary AUC, or the macro one-vs-rest AUC.
+fn discrimination(probs: &[&[f64]], classes: &[usize], k: usize) -> Option<f64> {
+    if k == 2 {
+        let scores: Vec<f64> = probs.iter().map(|p| p[1]).collect();
+        let positive: Vec<bool> = classes.iter().map(|&y| y == 1).collect();
+        roc::auc(&scores, &positive).ok()
+    } else {
+        macro_auc(probs, classes, k)
+    }
+}
 
 /// Pools out-of-fold predictions and computes every statistic of the report.
 #[allow(clippy::too_many_arguments)]
@@ -21,7 +124,7 @@ pub fn evaluate(
     exp: &Experiment,
     cohort: &Cohort,
     table: &FeatureTable,
-    labels: &[bool],
+    labels: &[usize],
     folds: &[Folds],
     cells: &[Cell],
     results: &[Option<(CellResult, bool)>],
@@ -31,134 +134,185 @@ pub fn evaluate(
 ) -> Result<(Report, Vec<PredictionRow>), Error> {
     let cases = cohort.cases();
     let n = cases.len();
-    let index_of: BTreeMap<&str, usize> = table
-        .case_ids
-        .iter()
-        .enumerate()
-        .map(|(i, id)| (id.as_str(), i))
-        .collect();
-    // oof[model][repeat][case]
-    let mut oof = vec![vec![vec![f64::NAN; n]; exp.split.repeats]; exp.models.len()];
-    let mut rows = Vec::with_capacity(n * cells.len() / exp.split.folds.max(1));
-    for (cell, (result, _)) in cells
-        .iter()
-        .zip(results)
-        .filter_map(|(c, r)| r.as_ref().map(|r| (c, r)))
-    {
-        for (id, &p) in result.case_ids.iter().zip(&result.probabilities) {
-            let i = index_of[id.as_str()];
-            oof[cell.model_index][cell.repeat][i] = p;
-            rows.push(PredictionRow {
-                case_id: id.clone(),
-                patient: cases[i].patient.clone(),
-                site: cases[i].site.clone(),
-                model: cell.model.clone(),
-                repeat: cell.repeat,
-                fold: cell.fold,
-                probability: p,
-                label: labels[i] as u8,
-            });
-        }
-    }
+    let k = exp.classes.len();
+    let binary = k == 2;
+    let (pooled, rows) = pool(exp, cohort, table, labels, cells, results);
     let eval_error = |model: &str| {
         let model = model.to_string();
-        move |source| RunnerError::Eval { model, source }
+        move |source: EvalError| RunnerError::Eval {
+            model: model.clone(),
+            source,
+        }
     };
-
-    // Cases with a prediction from every model in repeat r (all of them unless a merge was
-    // partial); statistics are computed on these only.
-    let complete = |r: usize| -> Vec<usize> {
-        (0..n)
-            .filter(|&i| oof.iter().all(|model| model[r][i].is_finite()))
-            .collect()
-    };
-    let pick =
-        |values: &[f64], keep: &[usize]| -> Vec<f64> { keep.iter().map(|&i| values[i]).collect() };
-    let keep0 = complete(0);
-    let y0: Vec<bool> = keep0.iter().map(|&i| labels[i]).collect();
-    let s0: Vec<Vec<f64>> = oof.iter().map(|model| pick(&model[0], &keep0)).collect();
+    let keep0 = pooled.complete(0, n);
+    let y0: Vec<usize> = keep0.iter().map(|&i| labels[i]).collect();
+    let positive0: Vec<bool> = y0.iter().map(|&c| c == 1).collect();
+    let level = exp.ci_level;
 
     let published = exp.published.as_ref();
     let mut model_results = Vec::new();
     for (m, entry) in exp.models.iter().enumerate() {
-        let d = delong::delong_auc(&s0[m], &y0, exp.ci_level).map_err(eval_error(&entry.id))?;
+        let err = eval_error(&entry.id);
         let fold_auc = (0..exp.split.folds)
             .map(|f| {
-                let test = folds[0].test_indices(f);
-                let test: Vec<usize> = test
+                let test: Vec<usize> = folds[0]
+                    .test_indices(f)
                     .into_iter()
-                    .filter(|&i| oof[m][0][i].is_finite())
+                    .filter(|&i| !pooled.probs[m][0][i].is_empty())
                     .collect();
-                let s = pick(&oof[m][0], &test);
-                let y: Vec<bool> = test.iter().map(|&i| labels[i]).collect();
-                roc::auc(&s, &y).ok()
+                let p: Vec<&[f64]> = test
+                    .iter()
+                    .map(|&i| pooled.probs[m][0][i].as_slice())
+                    .collect();
+                let y: Vec<usize> = test.iter().map(|&i| labels[i]).collect();
+                discrimination(&p, &y, k)
             })
             .collect();
         let repeat_auc = (0..exp.split.repeats)
             .map(|r| {
-                let keep = complete(r);
-                let y: Vec<bool> = keep.iter().map(|&i| labels[i]).collect();
-                roc::auc(&pick(&oof[m][r], &keep), &y).map_err(eval_error(&entry.id))
+                let keep = pooled.complete(r, n);
+                let p: Vec<&[f64]> = keep
+                    .iter()
+                    .map(|&i| pooled.probs[m][r][i].as_slice())
+                    .collect();
+                let y: Vec<usize> = keep.iter().map(|&i| labels[i]).collect();
+                discrimination(&p, &y, k).unwrap_or(f64::NAN)
             })
-            .collect::<Result<_, _>>()?;
-        model_results.push(ModelResult {
+            .collect();
+        let mut result = ModelResult {
             id: entry.id.clone(),
             kind: entry.kind.clone(),
-            auc: d.auc,
-            delong_variance: d.variance,
-            auc_ci_delong: d.ci,
-            ci_level: exp.ci_level,
-            n_cases: d.n_cases + d.n_controls,
-            n_positive: d.n_cases,
+            auc: f64::NAN,
+            auc_ci_delong: None,
+            delong_variance: None,
+            ci_level: level,
+            n_cases: keep0.len(),
             fold_auc,
             repeat_auc,
             published_auc: published.and_then(|p| p.auc.get(&entry.id).copied()),
-            roc: roc_points(&s0[m], &y0).map_err(eval_error(&entry.id))?,
-        });
+            binary: None,
+            multiclass: None,
+            cell_summaries: pooled.summaries[m].clone(),
+        };
+        if binary {
+            let scores = pooled.column(m, 0, 1, &keep0);
+            let d = delong::delong_auc(&scores, &positive0, level).map_err(&err)?;
+            result.auc = d.auc;
+            result.auc_ci_delong = Some(d.ci);
+            result.delong_variance = Some(d.variance);
+            // Each case is called positive at its own fold's training threshold: s ≥ t ⇔
+            // s − t ≥ 0 exactly in IEEE arithmetic, so one threshold of 0 applies them all.
+            let shifted: Vec<f64> = keep0
+                .iter()
+                .zip(&scores)
+                .map(|(&i, &s)| s - pooled.thresholds[m][0][i].unwrap_or(0.5))
+                .collect();
+            let mut operating_point = threshold_metrics(
+                &shifted,
+                &positive0,
+                0.0,
+                roc::Direction::CasesHigher,
+                level,
+                ProportionInterval::Wilson,
+            )
+            .map_err(&err)?;
+            operating_point.threshold = f64::NAN;
+            let fold_thresholds = (0..exp.split.folds)
+                .map(|f| {
+                    folds[0]
+                        .test_indices(f)
+                        .first()
+                        .and_then(|&i| pooled.thresholds[m][0][i])
+                })
+                .collect();
+            result.binary = Some(BinaryDetails {
+                roc: roc_points(&scores, &positive0).map_err(&err)?,
+                operating_point,
+                fold_thresholds,
+                average_precision: average_precision(&scores, &positive0).map_err(&err)?,
+                brier: calibration::brier_score(&scores, &positive0).map_err(&err)?,
+                calibration: calibration::calibration_intercept_slope(&scores, &positive0).ok(),
+            });
+        } else {
+            let columns: Vec<Vec<f64>> = (0..k).map(|c| pooled.column(m, 0, c, &keep0)).collect();
+            let refs: Vec<&[f64]> = columns.iter().map(Vec::as_slice).collect();
+            let ovr = multiclass::one_vs_rest(&refs, &y0, level).map_err(&err)?;
+            let hand_till = multiclass::hand_till(&refs, &y0).map_err(&err)?;
+            let confusion =
+                multiclass::confusion_matrix(&refs, &y0, level, ProportionInterval::Wilson)
+                    .map_err(&err)?;
+            result.auc = ovr.macro_auc;
+            result.multiclass = Some(MulticlassDetails {
+                one_vs_rest: ovr,
+                hand_till_m: hand_till.m,
+                confusion,
+            });
+        }
+        model_results.push(result);
     }
 
     let mut comparisons = Vec::new();
-    for [a, b] in &exp.compare {
-        let ia = exp.models.iter().position(|m| &m.id == a).unwrap_or(0);
-        let ib = exp.models.iter().position(|m| &m.id == b).unwrap_or(0);
-        let t = delong::delong_paired_test(&s0[ia], &s0[ib], &y0, exp.ci_level)
-            .map_err(eval_error(&format!("{a} vs {b}")))?;
-        comparisons.push(ComparisonResult {
-            a: a.clone(),
-            b: b.clone(),
-            method: "delong-paired".into(),
-            auc_a: t.auc_a,
-            auc_b: t.auc_b,
-            auc_difference: t.difference,
-            ci: t.ci,
-            z: t.z,
-            p: t.p,
-        });
-    }
-
-    let thresholds = &exp.dca_thresholds;
-    let treat_all = dca::treat_all_curve(&y0, thresholds).map_err(eval_error("treat-all"))?;
-    let dca_models = exp
-        .models
-        .iter()
-        .enumerate()
-        .map(|(m, entry)| {
-            dca::net_benefit_curve(&s0[m], &y0, thresholds, 0.0)
-                .map(|c| ModelNetBenefit {
-                    id: entry.id.clone(),
-                    net_benefit: c.net_benefit,
+    let mut dca_summary = DcaSummary {
+        thresholds: Vec::new(),
+        treat_all: Vec::new(),
+        models: Vec::new(),
+    };
+    let mut figures = Vec::new();
+    if binary {
+        let s0: Vec<Vec<f64>> = (0..exp.models.len())
+            .map(|m| pooled.column(m, 0, 1, &keep0))
+            .collect();
+        for [a, b] in &exp.compare {
+            let ia = exp.models.iter().position(|m| &m.id == a).unwrap_or(0);
+            let ib = exp.models.iter().position(|m| &m.id == b).unwrap_or(0);
+            let t = delong::delong_paired_test(&s0[ia], &s0[ib], &positive0, level)
+                .map_err(eval_error(&format!("{a} vs {b}")))?;
+            comparisons.push(ComparisonResult {
+                a: a.clone(),
+                b: b.clone(),
+                method: "delong-paired".into(),
+                auc_a: t.auc_a,
+                auc_b: t.auc_b,
+                auc_difference: t.difference,
+                ci: t.ci,
+                z: t.z,
+                p: t.p,
+            });
+        }
+        let thresholds = &exp.dca_thresholds;
+        let treat_all =
+            dca::treat_all_curve(&positive0, thresholds).map_err(eval_error("treat-all"))?;
+        dca_summary = DcaSummary {
+            thresholds: thresholds.clone(),
+            treat_all: treat_all.net_benefit,
+            models: exp
+                .models
+                .iter()
+                .zip(&s0)
+                .map(|(entry, scores)| {
+                    dca::net_benefit_curve(scores, &positive0, thresholds, 0.0)
+                        .map(|c| ModelNetBenefit {
+                            id: entry.id.clone(),
+                            net_benefit: c.net_benefit,
+                        })
+                        .map_err(eval_error(&entry.id))
                 })
-                .map_err(eval_error(&entry.id))
-        })
-        .collect::<Result<_, _>>()?;
+                .collect::<Result<_, _>>()?,
+        };
+        figures = vec!["roc.svg".into(), "dca.svg".into()];
+    }
 
     let mut sites: BTreeMap<String, SiteCounts> = BTreeMap::new();
     for (case, &y) in cases.iter().zip(labels) {
         let s = sites.entry(case.site.clone()).or_default();
         s.n_cases += 1;
-        s.n_positive += y as usize;
+        s.per_class.resize(k, 0);
+        s.per_class[y] += 1;
     }
-    let n_positive = labels.iter().filter(|&&y| y).count();
+    let mut per_class = vec![0; k];
+    for &y in labels {
+        per_class[y] += 1;
+    }
     let report = Report {
         radbench_version: crate::VERSION.to_string(),
         version,
@@ -166,15 +320,15 @@ pub fn evaluate(
         cohort: CohortSummary {
             manifest: exp.manifest.clone(),
             fingerprint,
-            label: format!("{} = {}", exp.label, exp.positive),
+            label: exp.label.clone(),
+            classes: exp.classes.clone(),
             n_cases: n,
             n_patients: cases
                 .iter()
                 .map(|c| c.patient.as_str())
                 .collect::<BTreeSet<_>>()
                 .len(),
-            n_positive,
-            n_negative: n - n_positive,
+            per_class,
             sites,
         },
         features: FeatureSummary {
@@ -184,12 +338,8 @@ pub fn evaluate(
         },
         models: model_results,
         comparisons,
-        dca: DcaSummary {
-            thresholds: thresholds.clone(),
-            treat_all: treat_all.net_benefit,
-            models: dca_models,
-        },
-        figures: vec!["roc.svg".into(), "dca.svg".into()],
+        dca: dca_summary,
+        figures,
         partial,
         seed_derivation: format!(
             "Every random stream is ChaCha8 keyed by SHA-256(\"radbench-seed-v1\", seed {}, path): \
@@ -202,7 +352,7 @@ pub fn evaluate(
 }
 
 /// ROC points from (0, 0) to (1, 1) for scores where higher means positive.
-fn roc_points(scores: &[f64], labels: &[bool]) -> Result<RocPoints, crate::eval::EvalError> {
+fn roc_points(scores: &[f64], labels: &[bool]) -> Result<RocPoints, EvalError> {
     let curve = roc::roc_curve(scores, labels, roc::Direction::CasesHigher)?;
     // pROC orders points by ascending threshold (from (1, 1) down to (0, 0)); reverse them.
     Ok(RocPoints {

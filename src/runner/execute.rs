@@ -4,14 +4,17 @@ use super::RunnerError;
 use super::cache::{CellCache, CellResult};
 use super::evaluate::evaluate;
 use super::features::extract_features;
+use super::images::load_images;
 use super::plan::Cell;
 use super::prepare::{Prepared, prepare};
 use super::progress::progress_bar;
 use super::shard::Shard;
 use crate::Error;
 use crate::data::split::Folds;
+use crate::eval::roc;
+use crate::eval::threshold::youden_threshold;
 use crate::features::FeatureTable;
-use crate::models::{self, TrainingData};
+use crate::models::{self, CaseImages, PredictData, TrainingData};
 use crate::report::{self, Report};
 use crate::spec::Experiment;
 use ndarray::Axis;
@@ -88,6 +91,19 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, Error> {
     let table = extract_features(exp, cohort, &cache_root, opts.progress)?;
     let extracted = started.elapsed();
     let report_dir = opts.out.join(&exp.name).join(version);
+    // A merge reads cells only; it never fits, so it needs no pixels.
+    let images =
+        if built.iter().any(|m| m.needs_images()) && !matches!(opts.mode, Mode::Merge { .. }) {
+            load_images(cohort, exp.mask_label, opts.progress)?
+        } else {
+            Vec::new()
+        };
+    let inputs = Inputs {
+        table: &table,
+        labels,
+        n_classes: exp.classes.len(),
+        images: &images,
+    };
 
     // Which cells this run is responsible for.
     let mine: Vec<bool> = match opts.mode {
@@ -113,7 +129,7 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, Error> {
             }
             let cache = &caches[cell.model_index];
             let r = if compute {
-                run_cell(cell, exp, built, folds, &table, labels, cache).map(Some)
+                run_cell(cell, exp, built, folds, &inputs, cache).map(Some)
             } else {
                 Ok(cached_cell(cell, folds, &table, cache).map(|r| (r, true)))
             };
@@ -177,7 +193,7 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, Error> {
     let json = report::render_json(&report);
     let md = report::markdown::render_markdown(&report);
     let html = report::html::render_html(&report, &figures);
-    let csv = report::render_predictions_csv(&rows);
+    let csv = report::render_predictions_csv(&rows, &exp.classes);
     let run_json = serde_json::json!({
         "host": host_name(),
         "threads": rayon::current_num_threads(),
@@ -235,43 +251,88 @@ fn cached_cell(
     cache.load(&cell.key(), &test_ids)
 }
 
+/// What every cell reads: features, labels and (when a model needs them) images, rows in
+/// cohort order.
+struct Inputs<'a> {
+    table: &'a FeatureTable,
+    labels: &'a [usize],
+    n_classes: usize,
+    images: &'a [CaseImages],
+}
+
 /// Fits one cell (or reads it from the cache); the flag says whether it was reused.
 fn run_cell(
     cell: &Cell,
     exp: &Experiment,
     built: &[Box<dyn models::Model>],
     folds: &[Folds],
-    table: &FeatureTable,
-    labels: &[bool],
+    inputs: &Inputs<'_>,
     cache: &CellCache,
 ) -> Result<(CellResult, bool), Error> {
+    let table = inputs.table;
     if let Some(done) = cached_cell(cell, folds, table, cache) {
         return Ok((done, true));
     }
+    let model = &built[cell.model_index];
     let split = &folds[cell.repeat];
     let test = split.test_indices(cell.fold);
     let test_ids: Vec<String> = test.iter().map(|&i| table.case_ids[i].clone()).collect();
     let train = split.train_indices(cell.fold);
     let x_train = table.values.select(Axis(0), &train);
-    let y_train: Vec<bool> = train.iter().map(|&i| labels[i]).collect();
+    let y_train: Vec<usize> = train.iter().map(|&i| inputs.labels[i]).collect();
+    let pick_images = |rows: &[usize]| -> Vec<&CaseImages> {
+        if model.needs_images() {
+            rows.iter().map(|&i| &inputs.images[i]).collect()
+        } else {
+            Vec::new()
+        }
+    };
+    let train_images = pick_images(&train);
     let data = TrainingData {
         features: x_train.view(),
         feature_names: &table.names,
         labels: &y_train,
+        n_classes: inputs.n_classes,
+        images: &train_images,
     };
     let cell_error = |source| RunnerError::Cell {
         cell: cell.key(),
         source,
     };
     let mut rng = cell.rng(exp.seed);
-    let fitted = built[cell.model_index]
-        .fit(&data, &mut rng)
-        .map_err(cell_error)?;
+    let fitted = model.fit(&data, &mut rng).map_err(cell_error)?;
+    let threshold = if inputs.n_classes == 2 {
+        let own = fitted
+            .predict_proba(&data.as_predict())
+            .map_err(cell_error)?;
+        let positive: Vec<bool> = y_train.iter().map(|&c| c == 1).collect();
+        youden_threshold(
+            &own.column(1).to_vec(),
+            &positive,
+            roc::Direction::CasesHigher,
+        )
+        .ok()
+    } else {
+        None
+    };
     let x_test = table.values.select(Axis(0), &test);
-    let probabilities = fitted.predict_proba(x_test.view()).map_err(cell_error)?;
+    let test_images = pick_images(&test);
+    let probabilities = fitted
+        .predict_proba(&PredictData {
+            features: x_test.view(),
+            feature_names: &table.names,
+            images: &test_images,
+        })
+        .map_err(cell_error)?;
     let result = CellResult {
         case_ids: test_ids,
-        probabilities,
+        probabilities: probabilities
+            .rows()
+            .into_iter()
+            .map(|r| r.to_vec())
+            .collect(),
+        threshold,
+        summary: fitted.summary(),
     };
     cache.store(&cell.key(), &result)?;
     Ok((result, false))

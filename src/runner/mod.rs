@@ -10,6 +10,7 @@ pub mod cache;
 mod evaluate;
 mod execute;
 mod features;
+mod images;
 pub mod plan;
 mod prepare;
 mod progress;

@@ -6,6 +6,7 @@ use super::plan::{Cell, plan_cells};
 use super::shard::assign_shards;
 use crate::Error;
 use crate::data::cohort::Cohort;
+use crate::data::manifest::CaseEntry;
 use crate::data::split::{Folds, stratified_group_kfold};
 use crate::models;
 use crate::report;
@@ -18,8 +19,8 @@ pub struct Prepared {
     pub exp: Experiment,
     /// The verified cohort.
     pub cohort: Cohort,
-    /// Binary label of each case (true = positive), in cohort order.
-    pub labels: Vec<bool>,
+    /// Class index of each case (binary: 1 = positive), in cohort order.
+    pub labels: Vec<usize>,
     /// The folds of each repeat.
     pub folds: Vec<Folds>,
     /// The models, in experiment order.
@@ -41,26 +42,21 @@ pub fn prepare(experiment: &Path, cache_root: &Path) -> Result<Prepared, Error> 
     let cohort = Cohort::open(&exp.manifest_path, &cache_root.join("synth"))?;
 
     let cases = cohort.cases();
-    let labels: Vec<bool> = cases
+    let labels: Vec<usize> = cases
         .iter()
-        .map(|c| {
-            c.labels
-                .get(&exp.label)
-                .map(|&v| v == exp.positive)
-                .ok_or_else(|| RunnerError::MissingLabel {
-                    case: c.id.clone(),
-                    label: exp.label.clone(),
-                })
-        })
+        .map(|c| class_of(&exp, c))
         .collect::<Result<_, _>>()?;
-    let n_positive = labels.iter().filter(|&&y| y).count();
-    if n_positive == 0 || n_positive == labels.len() {
+    let mut counts = vec![0usize; exp.classes.len()];
+    for &c in &labels {
+        counts[c] += 1;
+    }
+    if let Some(empty) = counts.iter().position(|&n| n == 0) {
         return Err(RunnerError::Labels(format!(
-            "all {} cases have the same class for label {:?} (positive = {}): \
-             discrimination needs both classes",
-            labels.len(),
+            "no case of class {:?} for label {:?} among {} cases{}: discrimination needs every class",
+            exp.classes[empty],
             exp.label,
-            exp.positive
+            labels.len(),
+            if exp.multiclass { "" } else { " (all have the same class)" }
         ))
         .into());
     }
@@ -120,6 +116,33 @@ pub fn prepare(experiment: &Path, cache_root: &Path) -> Result<Prepared, Error> 
         fingerprint,
         version,
     })
+}
+
+/// The class index of a case: binary, 1 when the label equals `positive`; multi-class, the
+/// label value itself, which must index `classes`.
+fn class_of(exp: &Experiment, case: &CaseEntry) -> Result<usize, RunnerError> {
+    let value = case
+        .labels
+        .get(&exp.label)
+        .copied()
+        .ok_or_else(|| RunnerError::MissingLabel {
+            case: case.id.clone(),
+            label: exp.label.clone(),
+        })?;
+    if !exp.multiclass {
+        return Ok(usize::from(value == exp.positive));
+    }
+    usize::try_from(value)
+        .ok()
+        .filter(|&v| v < exp.classes.len())
+        .ok_or_else(|| {
+            RunnerError::Labels(format!(
+                "case {}: label {} = {value} is not a class index 0..{} of `[data] classes`",
+                case.id,
+                exp.label,
+                exp.classes.len() - 1
+            ))
+        })
 }
 
 impl Prepared {

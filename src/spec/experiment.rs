@@ -54,8 +54,13 @@ pub struct Experiment {
     pub manifest_path: PathBuf,
     /// The label name.
     pub label: String,
-    /// The label value that counts as positive.
+    /// The label value that counts as positive (binary analysis).
     pub positive: i64,
+    /// Class names, index = class: for a binary analysis `[not positive, positive]`; for a
+    /// multi-class one the `[data] classes` list, label value `i` being class `i`.
+    pub classes: Vec<String>,
+    /// Whether `[data] classes` asked for a multi-class analysis.
+    pub multiclass: bool,
     /// Feature classes to extract.
     pub feature_classes: Vec<String>,
     /// Discretisation bin width.
@@ -229,6 +234,28 @@ impl Experiment {
                 )
             })?;
 
+        let (class_names, multiclass) = match &raw.data.classes {
+            None => (
+                vec![
+                    format!("{} != {}", raw.data.label, raw.data.positive),
+                    format!("{} = {}", raw.data.label, raw.data.positive),
+                ],
+                false,
+            ),
+            Some(names) => {
+                let list = names.get_ref().clone();
+                if list.len() < 3 {
+                    return Err(invalid(
+                        line_of(source, names.span().start),
+                        "key `data.classes` lists the classes of a multi-class label (at least 3); \
+                         for a binary label use `positive`"
+                            .into(),
+                    ));
+                }
+                (list, true)
+            }
+        };
+
         let base = path.parent().unwrap_or(Path::new("."));
         Ok(Experiment {
             name,
@@ -238,6 +265,8 @@ impl Experiment {
             manifest: raw.data.manifest,
             label: raw.data.label,
             positive: raw.data.positive,
+            classes: class_names,
+            multiclass,
             feature_classes: classes,
             bin_width,
             mask_label: raw.features.label,

@@ -53,9 +53,12 @@ pub struct RawData {
     pub manifest: String,
     /// Name of the label (a key of each case's `labels`).
     pub label: String,
-    /// The label value that counts as positive (default 1).
+    /// The label value that counts as positive (default 1) for a binary analysis.
     #[serde(default = "default_positive")]
     pub positive: i64,
+    /// Class names for a multi-class analysis: label value `i` is class `classes[i]`.
+    #[serde(default)]
+    pub classes: Option<Spanned<Vec<String>>>,
 }
 
 fn default_positive() -> i64 {

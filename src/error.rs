@@ -25,6 +25,9 @@ pub enum Error {
     /// The runner.
     #[error(transparent)]
     Runner(#[from] crate::runner::RunnerError),
+    /// `radbench diff --fail-on-change` found changes.
+    #[error("{0} value(s) differ between the reports")]
+    ReportsDiffer(usize),
     /// Command-line usage that parses but cannot be carried out.
     #[error("{0}")]
     Usage(String),

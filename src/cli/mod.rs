@@ -2,6 +2,7 @@
 //! [`main`]; every error becomes one line on stderr and exit code 2.
 
 mod cluster;
+pub mod diff;
 pub mod stats;
 
 use crate::Error;
@@ -64,6 +65,8 @@ pub enum Command {
     /// Re-analyse a CSV of predictions: AUC with DeLong and bootstrap CIs, paired tests, DCA,
     /// calibration; multi-class and survival modes.
     Stats(Box<stats::StatsArgs>),
+    /// Compare two reports: a Markdown table of every metric that changed.
+    Diff(diff::DiffArgs),
     /// Work with cohort manifests.
     Manifest {
         /// What to do.
@@ -101,6 +104,11 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match dispatch(&cli.command) {
         Ok(()) => ExitCode::SUCCESS,
+        // Differences found are an answer, not a failure of radbench: exit 1, as diff(1).
+        Err(e @ Error::ReportsDiffer(_)) => {
+            eprintln!("radbench: {e}");
+            ExitCode::from(1)
+        }
         Err(e) => {
             eprintln!("radbench: error: {e}");
             ExitCode::from(2)
@@ -152,6 +160,7 @@ pub fn dispatch(command: &Command) -> Result<(), Error> {
             })
         }
         Command::Stats(args) => stats::run(args),
+        Command::Diff(args) => diff::run(args),
         Command::Manifest {
             action: ManifestAction::Verify { file },
         } => verify(file),

@@ -57,6 +57,8 @@ pub struct Report {
     pub comparisons: Vec<ComparisonResult>,
     /// Decision curves of the pooled out-of-fold predictions (repeat 0).
     pub dca: DcaSummary,
+    /// Every `[published]` value beside the reproduced one.
+    pub published: Option<PublishedComparison>,
     /// Figure files written into `figures/`.
     pub figures: Vec<String>,
     /// Cells missing from a merge with `--allow-partial` (`null` for a complete report): the
@@ -167,6 +169,40 @@ pub struct MulticlassDetails {
     pub confusion: crate::eval::multiclass::ConfusionMatrix,
 }
 
+/// The paper's numbers next to the reproduced ones.
+#[derive(Debug, Clone, Serialize)]
+pub struct PublishedComparison {
+    /// Citation.
+    pub source: String,
+    /// Declared tolerance on |reproduced − published| AUC.
+    pub tolerance: f64,
+    /// What the reproduction can and cannot show.
+    pub note: Option<String>,
+    /// One row per published AUC.
+    pub rows: Vec<PublishedRow>,
+}
+
+/// One published AUC and its reproduction.
+#[derive(Debug, Clone, Serialize)]
+pub struct PublishedRow {
+    /// Model id.
+    pub model: String,
+    /// Published AUC.
+    pub published_auc: f64,
+    /// Published CI, when given.
+    pub published_ci: Option<[f64; 2]>,
+    /// Reproduced AUC (null when the experiment has no such model).
+    pub reproduced_auc: Option<f64>,
+    /// Reproduced CI (binary: DeLong).
+    pub reproduced_ci: Option<[f64; 2]>,
+    /// Reproduced − published.
+    pub difference: Option<f64>,
+    /// Whether the published AUC lies inside the reproduced CI.
+    pub published_inside_ci: Option<bool>,
+    /// Whether |difference| ≤ tolerance.
+    pub within_tolerance: Option<bool>,
+}
+
 /// ROC curve points, from (0, 0) to (1, 1).
 #[derive(Debug, Clone, Serialize)]
 pub struct RocPoints {
@@ -240,6 +276,39 @@ pub struct PredictionRow {
     pub threshold: Option<f64>,
     /// True class index.
     pub label: usize,
+}
+
+/// Compares every published AUC with the reproduced model of the same id.
+pub fn compare_published(
+    published: &crate::spec::raw::RawPublished,
+    models: &[ModelResult],
+) -> PublishedComparison {
+    let rows = published
+        .auc
+        .iter()
+        .map(|(id, &auc)| {
+            let m = models.iter().find(|m| &m.id == id);
+            let reproduced_auc = m.map(|m| m.auc).filter(|a| a.is_finite());
+            let reproduced_ci = m.and_then(|m| m.auc_ci_delong);
+            let difference = reproduced_auc.map(|r| r - auc);
+            PublishedRow {
+                model: id.clone(),
+                published_auc: auc,
+                published_ci: published.auc_ci.get(id).copied(),
+                reproduced_auc,
+                reproduced_ci,
+                difference,
+                published_inside_ci: reproduced_ci.map(|c| c[0] <= auc && auc <= c[1]),
+                within_tolerance: difference.map(|d| d.abs() <= published.tolerance),
+            }
+        })
+        .collect();
+    PublishedComparison {
+        source: published.source.clone(),
+        tolerance: published.tolerance,
+        note: published.note.clone(),
+        rows,
+    }
 }
 
 /// The short content version: the first 12 hex digits of SHA-256 over the canonical

@@ -247,6 +247,50 @@ pub fn tables(r: &Report) -> Vec<Table> {
         }
     }
 
+    if let Some(p) = &r.published {
+        let yes_no = |b: Option<bool>| match b {
+            Some(true) => "yes".to_string(),
+            Some(false) => "no".to_string(),
+            None => "—".to_string(),
+        };
+        out.push(Table {
+            title: "Published vs reproduced".into(),
+            caption: format!(
+                "Published: {}. Tolerance on |reproduced − published| AUC: {}.{}",
+                p.source,
+                p.tolerance,
+                p.note.as_ref().map(|n| format!(" {n}")).unwrap_or_default()
+            ),
+            header: strings(&[
+                "model",
+                "published AUC",
+                "published CI",
+                "reproduced AUC",
+                "reproduced CI",
+                "difference",
+                "published inside reproduced CI",
+                "within tolerance",
+            ]),
+            numeric: vec![false, true, false, true, false, true, false, false],
+            rows: p
+                .rows
+                .iter()
+                .map(|row| {
+                    vec![
+                        row.model.clone(),
+                        fixed(row.published_auc, 3),
+                        row.published_ci.map(ci).unwrap_or_else(|| "—".into()),
+                        row.reproduced_auc.map(|a| fixed(a, 3)).unwrap_or_else(|| "—".into()),
+                        row.reproduced_ci.map(ci).unwrap_or_else(|| "—".into()),
+                        row.difference.map(|d| format!("{d:+.3}")).unwrap_or_else(|| "—".into()),
+                        yes_no(row.published_inside_ci),
+                        yes_no(row.within_tolerance),
+                    ]
+                })
+                .collect(),
+        });
+    }
+
     if !r.comparisons.is_empty() {
         out.push(Table {
             title: "Paired comparisons".into(),

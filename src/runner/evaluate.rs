@@ -313,6 +313,10 @@ pub fn evaluate(
     for &y in labels {
         per_class[y] += 1;
     }
+    let published = exp
+        .published
+        .as_ref()
+        .map(|p| crate::report::compare_published(p, &model_results));
     let report = Report {
         radbench_version: crate::VERSION.to_string(),
         version,
@@ -339,6 +343,7 @@ pub fn evaluate(
         models: model_results,
         comparisons,
         dca: dca_summary,
+        published,
         figures,
         partial,
         seed_derivation: format!(

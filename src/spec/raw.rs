@@ -191,4 +191,17 @@ pub struct RawPublished {
     /// Reported AUC per model id.
     #[serde(default)]
     pub auc: BTreeMap<String, f64>,
+    /// Reported AUC confidence interval per model id, when the paper gives one.
+    #[serde(default)]
+    pub auc_ci: BTreeMap<String, [f64; 2]>,
+    /// Largest |reproduced − published| AUC still called a reproduction (default 0.05).
+    #[serde(default = "default_tolerance")]
+    pub tolerance: f64,
+    /// What the synthetic analogue can and cannot reproduce, shown with the table.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+fn default_tolerance() -> f64 {
+    0.05
 }

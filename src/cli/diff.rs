@@ -28,7 +28,8 @@ fn load(path: &Path) -> Result<Value, Error> {
     } else {
         path.to_path_buf()
     };
-    let bytes = std::fs::read(&file).map_err(|e| Error::Usage(format!("{}: {e}", file.display())))?;
+    let bytes =
+        std::fs::read(&file).map_err(|e| Error::Usage(format!("{}: {e}", file.display())))?;
     serde_json::from_slice(&bytes).map_err(|e| Error::Usage(format!("{}: {e}", file.display())))
 }
 
@@ -145,7 +146,10 @@ mod tests {
         let paths: Vec<&str> = c.iter().map(|c| c.path.as_str()).collect();
         assert_eq!(paths, ["models[0].auc", "x", "y"]);
         let md = render(&c);
-        assert!(md.contains("| `models[0].auc` | 0.8 | 0.75 | -0.050000 |"), "{md}");
+        assert!(
+            md.contains("| `models[0].auc` | 0.8 | 0.75 | -0.050000 |"),
+            "{md}"
+        );
         assert!(changes(&a, &a).is_empty());
     }
 }

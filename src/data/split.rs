@@ -1,46 +1,70 @@
-//! Splitting a cohort into folds: stratified by label, grouped by patient.
+//! Splitting a cohort into training and test parts, always grouped by patient.
 //!
-//! All cases of a patient fall in the same fold, so no patient is ever in both the training
-//! and the test part of a cell. Patients are stratified by their class (a patient with cases of
-//! several classes counts in the highest), shuffled with a seeded stream, then each is placed in
-//! the fold that holds the fewest cases of its class so far (ties: the lowest fold), which
-//! keeps class counts per fold within one patient's cases of each other.
+//! Three designs, each giving a [`Folds`] (one or more named parts, each a training and a test
+//! set of case indices):
+//! - [`stratified_group_kfold`]: k folds stratified by class. Patients are stratified by their
+//!   class (a patient with cases of several classes counts in the highest), shuffled with a
+//!   seeded stream, then each is placed in the fold that holds the fewest cases of its class so
+//!   far (ties: the lowest fold), which keeps class counts per fold within one patient's cases.
+//! - [`stratified_group_holdout`]: one stratified test part of a given fraction (repeated with
+//!   different streams, this is repeated hold-out).
+//! - [`by_site`]: train on some sites, test on each other site separately (external validation).
+//!
+//! All cases of a patient are on the same side of every part, so no patient is ever in both
+//! the training and the test set of a cell.
 
 use super::DataError;
 use crate::seed::SeededRng;
 use rand::RngExt;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-/// A k-fold assignment: the fold of each case.
+/// One training/test part of a split.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Part {
+    /// Name shown in reports (`fold 0`, `site B`, `hold-out`).
+    pub name: String,
+    /// Training case indices, ascending.
+    pub train: Vec<usize>,
+    /// Test case indices, ascending.
+    pub test: Vec<usize>,
+}
+
+/// The parts of one split (one repeat).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Folds {
-    fold_of_case: Vec<usize>,
-    k: usize,
+    parts: Vec<Part>,
 }
 
 impl Folds {
-    /// Number of folds.
+    /// Number of parts (folds).
     pub fn k(&self) -> usize {
-        self.k
+        self.parts.len()
     }
 
-    /// The fold of each case, in case order.
-    pub fn fold_of_case(&self) -> &[usize] {
-        &self.fold_of_case
+    /// Name of part `fold`.
+    pub fn name(&self, fold: usize) -> &str {
+        &self.parts[fold].name
     }
 
-    /// Case indices in fold `fold` (the test part of that cell), ascending.
+    /// Test case indices of part `fold`, ascending.
     pub fn test_indices(&self, fold: usize) -> Vec<usize> {
-        (0..self.fold_of_case.len())
-            .filter(|&i| self.fold_of_case[i] == fold)
-            .collect()
+        self.parts[fold].test.clone()
     }
 
-    /// Case indices outside fold `fold` (the training part of that cell), ascending.
+    /// Training case indices of part `fold`, ascending.
     pub fn train_indices(&self, fold: usize) -> Vec<usize> {
-        (0..self.fold_of_case.len())
-            .filter(|&i| self.fold_of_case[i] != fold)
-            .collect()
+        self.parts[fold].train.clone()
+    }
+
+    /// For k-fold splits: the fold of each case (`None` for cases in no test part).
+    pub fn fold_of_case(&self, n: usize) -> Vec<Option<usize>> {
+        let mut out = vec![None; n];
+        for (f, part) in self.parts.iter().enumerate() {
+            for &i in &part.test {
+                out[i] = Some(f);
+            }
+        }
+        out
     }
 }
 
@@ -52,6 +76,44 @@ pub fn shuffle<T>(items: &mut [T], rng: &mut SeededRng) {
     }
 }
 
+/// Case indices of each patient, and the patients of each class (shuffled).
+type PatientGroups<'a> = (BTreeMap<&'a str, Vec<usize>>, Vec<Vec<&'a str>>);
+
+/// Cases per patient and patients per class (shuffled), the common first step.
+fn patients_by_class<'a>(
+    patients: &[&'a str],
+    classes: &[usize],
+    rng: &mut SeededRng,
+) -> Result<PatientGroups<'a>, DataError> {
+    if patients.len() != classes.len() {
+        return Err(DataError::Split(format!(
+            "{} patients for {} labels",
+            patients.len(),
+            classes.len()
+        )));
+    }
+    // BTreeMap: patient order must not depend on hashing.
+    let mut cases_of: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, p) in patients.iter().enumerate() {
+        cases_of.entry(p).or_default().push(i);
+    }
+    let n_classes = classes.iter().max().map_or(0, |&m| m + 1);
+    let mut by_class: Vec<Vec<&str>> = vec![Vec::new(); n_classes];
+    for (p, cases) in &cases_of {
+        let class = cases.iter().map(|&i| classes[i]).max().unwrap_or(0);
+        by_class[class].push(p);
+    }
+    for members in by_class.iter_mut() {
+        shuffle(members, rng);
+    }
+    Ok((cases_of, by_class))
+}
+
+fn complement(n: usize, test: &[usize]) -> Vec<usize> {
+    let test: BTreeSet<usize> = test.iter().copied().collect();
+    (0..n).filter(|i| !test.contains(i)).collect()
+}
+
 /// Stratified k-fold grouped by patient. `patients[i]` and `classes[i]` (a class index)
 /// belong to case i.
 pub fn stratified_group_kfold(
@@ -60,30 +122,12 @@ pub fn stratified_group_kfold(
     k: usize,
     rng: &mut SeededRng,
 ) -> Result<Folds, DataError> {
-    let labels = classes;
-    if patients.len() != labels.len() {
-        return Err(DataError::Split(format!(
-            "{} patients for {} labels",
-            patients.len(),
-            labels.len()
-        )));
-    }
     if k < 2 {
         return Err(DataError::Split(format!(
             "{k} folds; at least 2 are needed"
         )));
     }
-    // BTreeMap: patient order must not depend on hashing.
-    let mut cases_of: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-    for (i, p) in patients.iter().enumerate() {
-        cases_of.entry(p).or_default().push(i);
-    }
-    let n_classes = labels.iter().max().map_or(0, |&m| m + 1);
-    let mut by_class: Vec<Vec<&str>> = vec![Vec::new(); n_classes];
-    for (p, cases) in &cases_of {
-        let class = cases.iter().map(|&i| labels[i]).max().unwrap_or(0);
-        by_class[class].push(p);
-    }
+    let (cases_of, by_class) = patients_by_class(patients, classes, rng)?;
     for (class, members) in by_class.iter().enumerate() {
         if members.len() < k {
             return Err(DataError::Split(format!(
@@ -92,19 +136,107 @@ pub fn stratified_group_kfold(
             )));
         }
     }
-    let mut fold_of_case = vec![usize::MAX; labels.len()];
-    for members in by_class.iter_mut() {
-        shuffle(members, rng);
+    let mut tests: Vec<Vec<usize>> = vec![Vec::new(); k];
+    for members in &by_class {
         let mut load = vec![0usize; k];
-        for p in members.iter() {
+        for p in members {
             let fold = (0..k).min_by_key(|&f| (load[f], f)).unwrap_or(0);
-            for &i in &cases_of[p] {
-                fold_of_case[i] = fold;
-            }
+            tests[fold].extend(&cases_of[p]);
             load[fold] += cases_of[p].len();
         }
     }
-    Ok(Folds { fold_of_case, k })
+    let n = classes.len();
+    Ok(Folds {
+        parts: tests
+            .into_iter()
+            .enumerate()
+            .map(|(f, mut test)| {
+                test.sort_unstable();
+                Part {
+                    name: format!("fold {f}"),
+                    train: complement(n, &test),
+                    test,
+                }
+            })
+            .collect(),
+    })
+}
+
+/// One stratified hold-out part grouped by patient: round(`test_fraction` × patients) of each
+/// class (at least one, leaving at least one for training) go to the test set.
+pub fn stratified_group_holdout(
+    patients: &[&str],
+    classes: &[usize],
+    test_fraction: f64,
+    rng: &mut SeededRng,
+) -> Result<Folds, DataError> {
+    if !(test_fraction > 0.0 && test_fraction < 1.0) {
+        return Err(DataError::Split(format!(
+            "test fraction {test_fraction} is not in (0, 1)"
+        )));
+    }
+    let (cases_of, by_class) = patients_by_class(patients, classes, rng)?;
+    let mut test = Vec::new();
+    for (class, members) in by_class.iter().enumerate() {
+        if members.len() < 2 {
+            return Err(DataError::Split(format!(
+                "{} patient(s) of class {class}: a hold-out split needs at least 2",
+                members.len()
+            )));
+        }
+        let m =
+            ((members.len() as f64 * test_fraction).round() as usize).clamp(1, members.len() - 1);
+        for p in &members[..m] {
+            test.extend(&cases_of[p]);
+        }
+    }
+    test.sort_unstable();
+    Ok(Folds {
+        parts: vec![Part {
+            name: "hold-out".into(),
+            train: complement(classes.len(), &test),
+            test,
+        }],
+    })
+}
+
+/// Train on the cases of `train_sites`, test on each of `test_sites` separately. A patient
+/// seen at a training site and at a test site is an error (it would leak).
+pub fn by_site(
+    sites: &[&str],
+    patients: &[&str],
+    train_sites: &[String],
+    test_sites: &[String],
+) -> Result<Folds, DataError> {
+    let train: Vec<usize> = (0..sites.len())
+        .filter(|&i| train_sites.iter().any(|s| s == sites[i]))
+        .collect();
+    if train.is_empty() {
+        return Err(DataError::Split(format!(
+            "no case at the training site(s) {}",
+            train_sites.join(", ")
+        )));
+    }
+    let train_patients: BTreeSet<&str> = train.iter().map(|&i| patients[i]).collect();
+    let mut parts = Vec::new();
+    for site in test_sites {
+        let test: Vec<usize> = (0..sites.len()).filter(|&i| sites[i] == site).collect();
+        if test.is_empty() {
+            return Err(DataError::Split(format!("no case at the test site {site}")));
+        }
+        if let Some(&i) = test.iter().find(|&&i| train_patients.contains(patients[i])) {
+            return Err(DataError::Split(format!(
+                "patient {} has cases at a training site and at test site {site}",
+                patients[i]
+            )));
+        }
+        parts.push(Part {
+            name: format!("site {site}"),
+            train: train.clone(),
+            test,
+        });
+    }
+    Ok(Folds { parts })
 }
 
 #[cfg(test)]
@@ -126,18 +258,29 @@ mod tests {
         (patients, labels)
     }
 
+    fn no_patient_straddles(folds: &Folds, patients: &[&str]) {
+        for f in 0..folds.k() {
+            let train: BTreeSet<&str> = folds
+                .train_indices(f)
+                .iter()
+                .map(|&i| patients[i])
+                .collect();
+            assert!(
+                folds
+                    .test_indices(f)
+                    .iter()
+                    .all(|&i| !train.contains(patients[i]))
+            );
+        }
+    }
+
     #[test]
-    fn patients_never_straddle_folds_and_classes_are_balanced() {
+    fn kfold_groups_patients_and_balances_classes() {
         let (patients, labels) = cohort();
         let refs: Vec<&str> = patients.iter().map(String::as_str).collect();
         let folds = stratified_group_kfold(&refs, &labels, 5, &mut rng_for(3, &["split"])).unwrap();
-        for (i, p) in refs.iter().enumerate() {
-            for (j, q) in refs.iter().enumerate() {
-                if p == q {
-                    assert_eq!(folds.fold_of_case()[i], folds.fold_of_case()[j]);
-                }
-            }
-        }
+        no_patient_straddles(&folds, &refs);
+        assert!(folds.fold_of_case(labels.len()).iter().all(Option::is_some));
         for f in 0..5 {
             let test = folds.test_indices(f);
             let pos = test.iter().filter(|&&i| labels[i] == 1).count();
@@ -163,5 +306,32 @@ mod tests {
         let labels = [1, 0, 0, 0];
         let e = stratified_group_kfold(&patients, &labels, 2, &mut rng_for(1, &[])).unwrap_err();
         assert!(e.to_string().contains("1 patient(s) of class 1"), "{e}");
+    }
+
+    #[test]
+    fn holdout_takes_the_fraction_of_each_class() {
+        let (patients, labels) = cohort();
+        let refs: Vec<&str> = patients.iter().map(String::as_str).collect();
+        let h = stratified_group_holdout(&refs, &labels, 0.2, &mut rng_for(1, &[])).unwrap();
+        assert_eq!(h.k(), 1);
+        no_patient_straddles(&h, &refs);
+        let test_patients: BTreeSet<&str> = h.test_indices(0).iter().map(|&i| refs[i]).collect();
+        assert_eq!(test_patients.len(), 10); // 20% of 35 negatives (7) and of 15 positives (3)
+        assert!(stratified_group_holdout(&refs, &labels, 1.0, &mut rng_for(1, &[])).is_err());
+    }
+
+    #[test]
+    fn by_site_trains_on_one_and_tests_on_each_other() {
+        let sites = ["A", "A", "B", "C", "B"];
+        let patients = ["p1", "p2", "p3", "p4", "p5"];
+        let f = by_site(&sites, &patients, &["A".into()], &["B".into(), "C".into()]).unwrap();
+        assert_eq!(f.k(), 2);
+        assert_eq!(f.name(0), "site B");
+        assert_eq!(f.train_indices(1), vec![0, 1]);
+        assert_eq!(f.test_indices(0), vec![2, 4]);
+        let leaky = ["p1", "p2", "p1", "p4", "p5"];
+        let e = by_site(&sites, &leaky, &["A".into()], &["B".into()]).unwrap_err();
+        assert!(e.to_string().contains("p1"), "{e}");
+        assert!(by_site(&sites, &patients, &["Z".into()], &["B".into()]).is_err());
     }
 }

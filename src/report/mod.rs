@@ -51,6 +51,9 @@ pub struct Report {
     pub cohort: CohortSummary,
     /// Radiomics extraction.
     pub features: FeatureSummary,
+    /// Names of the split's parts (repeat 0): `fold 0`, ..., or `site B`, ... for a by-site
+    /// split; `fold_auc` of each model follows this order.
+    pub parts: Vec<String>,
     /// One entry per model, in experiment order.
     pub models: Vec<ModelResult>,
     /// Paired comparisons asked for in `[evaluation] compare`.

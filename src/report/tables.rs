@@ -98,10 +98,10 @@ pub fn tables(r: &Report) -> Vec<Table> {
     out.push(Table {
         title: "Discrimination".into(),
         caption: format!(
-            "Pooled out-of-fold predictions, {} × {}-fold {} grouped by patient; {}.",
-            split["repeats"],
-            split["folds"],
+            "Pooled out-of-fold predictions, {} split grouped by patient, {} repeat(s); AUC per part in the order {}; {}.",
             split["kind"].as_str().unwrap_or(""),
+            split["repeats"],
+            r.parts.join(", "),
             if binary {
                 format!("AUC with {level:.0}% DeLong CI")
             } else {
@@ -113,7 +113,7 @@ pub fn tables(r: &Report) -> Vec<Table> {
             "kind".into(),
             "AUC".into(),
             format!("{level:.0}% CI (DeLong)"),
-            "AUC per fold".into(),
+            "AUC per part".into(),
             "n cases".into(),
             "published AUC".into(),
         ],
@@ -280,9 +280,13 @@ pub fn tables(r: &Report) -> Vec<Table> {
                         row.model.clone(),
                         fixed(row.published_auc, 3),
                         row.published_ci.map(ci).unwrap_or_else(|| "—".into()),
-                        row.reproduced_auc.map(|a| fixed(a, 3)).unwrap_or_else(|| "—".into()),
+                        row.reproduced_auc
+                            .map(|a| fixed(a, 3))
+                            .unwrap_or_else(|| "—".into()),
                         row.reproduced_ci.map(ci).unwrap_or_else(|| "—".into()),
-                        row.difference.map(|d| format!("{d:+.3}")).unwrap_or_else(|| "—".into()),
+                        row.difference
+                            .map(|d| format!("{d:+.3}"))
+                            .unwrap_or_else(|| "—".into()),
                         yes_no(row.published_inside_ci),
                         yes_no(row.within_tolerance),
                     ]

@@ -50,12 +50,13 @@ fn pool(
     cohort: &Cohort,
     table: &FeatureTable,
     labels: &[usize],
+    folds: &[Folds],
     cells: &[Cell],
     results: &[Option<(CellResult, bool)>],
 ) -> (Pooled, Vec<PredictionRow>) {
     let cases = cohort.cases();
     let n = cases.len();
-    let (models, repeats) = (exp.models.len(), exp.split.repeats);
+    let (models, repeats) = (exp.models.len(), folds.len());
     let index_of: BTreeMap<&str, usize> = table
         .case_ids
         .iter()
@@ -65,7 +66,7 @@ fn pool(
     let mut pooled = Pooled {
         probs: vec![vec![vec![Vec::new(); n]; repeats]; models],
         thresholds: vec![vec![vec![None; n]; repeats]; models],
-        summaries: vec![vec![serde_json::Value::Null; exp.split.folds]; models],
+        summaries: vec![vec![serde_json::Value::Null; folds[0].k()]; models],
     };
     let mut rows = Vec::new();
     for (cell, (result, _)) in cells
@@ -136,7 +137,7 @@ pub fn evaluate(
     let n = cases.len();
     let k = exp.classes.len();
     let binary = k == 2;
-    let (pooled, rows) = pool(exp, cohort, table, labels, cells, results);
+    let (pooled, rows) = pool(exp, cohort, table, labels, folds, cells, results);
     let eval_error = |model: &str| {
         let model = model.to_string();
         move |source: EvalError| RunnerError::Eval {
@@ -153,7 +154,7 @@ pub fn evaluate(
     let mut model_results = Vec::new();
     for (m, entry) in exp.models.iter().enumerate() {
         let err = eval_error(&entry.id);
-        let fold_auc = (0..exp.split.folds)
+        let fold_auc = (0..folds[0].k())
             .map(|f| {
                 let test: Vec<usize> = folds[0]
                     .test_indices(f)
@@ -168,7 +169,7 @@ pub fn evaluate(
                 discrimination(&p, &y, k)
             })
             .collect();
-        let repeat_auc = (0..exp.split.repeats)
+        let repeat_auc = (0..folds.len())
             .map(|r| {
                 let keep = pooled.complete(r, n);
                 let p: Vec<&[f64]> = keep
@@ -217,7 +218,7 @@ pub fn evaluate(
             )
             .map_err(&err)?;
             operating_point.threshold = f64::NAN;
-            let fold_thresholds = (0..exp.split.folds)
+            let fold_thresholds = (0..folds[0].k())
                 .map(|f| {
                     folds[0]
                         .test_indices(f)
@@ -340,6 +341,9 @@ pub fn evaluate(
             bin_width: exp.bin_width,
             names: table.names.clone(),
         },
+        parts: (0..folds[0].k())
+            .map(|f| folds[0].name(f).to_string())
+            .collect(),
         models: model_results,
         comparisons,
         dca: dca_summary,

@@ -38,12 +38,13 @@ impl Cell {
     }
 }
 
-/// Every cell, ordered by model (experiment order), repeat, fold.
-pub fn plan_cells(model_ids: &[String], repeats: usize, folds: usize) -> Vec<Cell> {
-    let mut cells = Vec::with_capacity(model_ids.len() * repeats * folds);
+/// Every cell, ordered by model (experiment order), repeat, fold; `folds[r]` is the number of
+/// folds (parts) of repeat r.
+pub fn plan_cells(model_ids: &[String], folds: &[usize]) -> Vec<Cell> {
+    let mut cells = Vec::with_capacity(model_ids.len() * folds.iter().sum::<usize>());
     for (model_index, model) in model_ids.iter().enumerate() {
-        for repeat in 0..repeats {
-            for fold in 0..folds {
+        for (repeat, &k) in folds.iter().enumerate() {
+            for fold in 0..k {
                 cells.push(Cell {
                     model_index,
                     model: model.clone(),
@@ -63,7 +64,7 @@ mod tests {
 
     #[test]
     fn cells_cover_model_repeat_fold_in_order() {
-        let cells = plan_cells(&["a".into(), "b".into()], 2, 3);
+        let cells = plan_cells(&["a".into(), "b".into()], &[3, 3]);
         assert_eq!(cells.len(), 12);
         assert_eq!(cells[0].key(), "a__r0__f0");
         assert_eq!(cells[11].key(), "b__r1__f2");

@@ -7,10 +7,10 @@ use super::shard::assign_shards;
 use crate::Error;
 use crate::data::cohort::Cohort;
 use crate::data::manifest::CaseEntry;
-use crate::data::split::{Folds, stratified_group_kfold};
+use crate::data::split::{Folds, by_site, stratified_group_holdout, stratified_group_kfold};
 use crate::models;
 use crate::report;
-use crate::spec::Experiment;
+use crate::spec::{Experiment, SplitKind};
 use std::path::Path;
 
 /// A validated experiment with its verified cohort, labels, folds, models and cells.
@@ -64,14 +64,7 @@ pub fn prepare(experiment: &Path, cache_root: &Path) -> Result<Prepared, Error> 
     let fingerprint = cohort.fingerprint().to_string();
     let version = report::content_version(&exp.canonical_json(), &fingerprint);
 
-    // Folds per repeat, each from its own stream.
-    let patients: Vec<&str> = cases.iter().map(|c| c.patient.as_str()).collect();
-    let folds: Vec<Folds> = (0..exp.split.repeats)
-        .map(|r| {
-            let mut rng = crate::seed::rng_for(exp.seed, &["split", &r.to_string()]);
-            stratified_group_kfold(&patients, &labels, exp.split.folds, &mut rng)
-        })
-        .collect::<Result<_, _>>()?;
+    let folds = make_folds(&exp, cases, &labels)?;
 
     let built: Vec<Box<dyn models::Model>> = exp
         .models
@@ -84,7 +77,8 @@ pub fn prepare(experiment: &Path, cache_root: &Path) -> Result<Prepared, Error> 
         })
         .collect::<Result<_, _>>()?;
     let ids: Vec<String> = exp.models.iter().map(|m| m.id.clone()).collect();
-    let cells = plan_cells(&ids, exp.split.repeats, exp.split.folds);
+    let fold_counts: Vec<usize> = folds.iter().map(Folds::k).collect();
+    let cells = plan_cells(&ids, &fold_counts);
     // One cache per model slice: what a model's cells depend on, and nothing else, so adding a
     // model to an experiment reuses the cells of the models already run.
     let caches: Vec<CellCache> = exp
@@ -116,6 +110,48 @@ pub fn prepare(experiment: &Path, cache_root: &Path) -> Result<Prepared, Error> 
         fingerprint,
         version,
     })
+}
+
+/// The split of each repeat, each drawn from its own stream `["split", repeat]`.
+fn make_folds(
+    exp: &Experiment,
+    cases: &[CaseEntry],
+    labels: &[usize],
+) -> Result<Vec<Folds>, Error> {
+    let patients: Vec<&str> = cases.iter().map(|c| c.patient.as_str()).collect();
+    let split = &exp.split;
+    if split.kind == SplitKind::BySite {
+        let sites: Vec<&str> = cases.iter().map(|c| c.site.as_str()).collect();
+        let test_sites: Vec<String> = if split.test_sites.is_empty() {
+            sites
+                .iter()
+                .filter(|s| !split.train_sites.iter().any(|t| t == *s))
+                .map(|s| s.to_string())
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect()
+        } else {
+            split.test_sites.clone()
+        };
+        return Ok(vec![by_site(
+            &sites,
+            &patients,
+            &split.train_sites,
+            &test_sites,
+        )?]);
+    }
+    (0..split.repeats)
+        .map(|r| {
+            let mut rng = crate::seed::rng_for(exp.seed, &["split", &r.to_string()]);
+            let folds = match split.kind {
+                SplitKind::RepeatedHoldout => {
+                    stratified_group_holdout(&patients, labels, split.test_fraction, &mut rng)
+                }
+                _ => stratified_group_kfold(&patients, labels, split.folds, &mut rng),
+            };
+            folds.map_err(Error::from)
+        })
+        .collect()
 }
 
 /// The class index of a case: binary, 1 when the label equals `positive`; multi-class, the

@@ -75,7 +75,7 @@ mod tests {
 
     #[test]
     fn every_cell_in_exactly_one_shard_and_loads_balance() {
-        let cells = plan_cells(&["cheap".into(), "dear".into()], 1, 5);
+        let cells = plan_cells(&["cheap".into(), "dear".into()], &[5]);
         let costs: Vec<f64> = cells
             .iter()
             .map(|c| if c.model == "dear" { 10.0 } else { 1.0 })

@@ -7,12 +7,17 @@ use crate::models;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
-/// How cases are split into training and test folds.
+/// How cases are split into training and test parts (always grouped by patient).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SplitKind {
-    /// Stratified by label, grouped by patient, shuffled with a seed.
+    /// k folds stratified by label, shuffled with a seed; `repeats` > 1 repeats it with
+    /// other shuffles (`repeated-stratified-kfold` is the same kind).
     StratifiedKfold,
+    /// One stratified test part of `test_fraction`, repeated `repeats` times.
+    RepeatedHoldout,
+    /// Train on `train_sites`, test on each of `test_sites` separately.
+    BySite,
 }
 
 /// The split of an experiment.
@@ -20,10 +25,16 @@ pub enum SplitKind {
 pub struct SplitSpec {
     /// The kind of split.
     pub kind: SplitKind,
-    /// Number of folds.
+    /// Number of folds (k-fold).
     pub folds: usize,
     /// Number of repeats.
     pub repeats: usize,
+    /// Test fraction (repeated hold-out).
+    pub test_fraction: f64,
+    /// Training sites (by site).
+    pub train_sites: Vec<String>,
+    /// Test sites (by site); empty means every site not trained on.
+    pub test_sites: Vec<String>,
 }
 
 /// One `[[model]]` entry: its id, kind and the kind's own settings (already checked by the kind).
@@ -136,18 +147,52 @@ impl Experiment {
         }
 
         let kind = match raw.split.kind.get_ref().as_str() {
-            "stratified-kfold" => SplitKind::StratifiedKfold,
+            "stratified-kfold" | "repeated-stratified-kfold" => SplitKind::StratifiedKfold,
+            "repeated-holdout" => SplitKind::RepeatedHoldout,
+            "by-site" => SplitKind::BySite,
             other => {
                 return Err(invalid(
                     line_of(source, raw.split.kind.span().start),
                     format!(
-                        "key `split.kind`: unknown split {other:?}, expected one of `stratified-kfold`"
+                        "key `split.kind`: unknown split {other:?}, expected one of \
+                         `stratified-kfold`, `repeated-stratified-kfold`, `repeated-holdout`, `by-site`"
                     ),
                 ));
             }
         };
+        let test_fraction = raw
+            .split
+            .test_fraction
+            .as_ref()
+            .map_or(0.3, |t| *t.get_ref());
+        if let Some(t) = &raw.split.test_fraction
+            && !(test_fraction > 0.0 && test_fraction < 1.0)
+        {
+            return Err(invalid(
+                line_of(source, t.span().start),
+                format!("key `split.test_fraction`: {test_fraction} is not in (0, 1)"),
+            ));
+        }
+        let train_sites = raw
+            .split
+            .train_sites
+            .as_ref()
+            .map(|t| t.get_ref().clone())
+            .unwrap_or_default();
+        if kind == SplitKind::BySite && train_sites.is_empty() {
+            return Err(invalid(
+                line_of(source, raw.split.kind.span().start),
+                "a `by-site` split needs `train_sites = [...]`".into(),
+            ));
+        }
+        if kind == SplitKind::BySite && *raw.split.repeats.get_ref() != 1 {
+            return Err(invalid(
+                line_of(source, raw.split.repeats.span().start),
+                "key `split.repeats`: a `by-site` split is deterministic; repeats must be 1".into(),
+            ));
+        }
         let folds = *raw.split.folds.get_ref();
-        if folds < 2 {
+        if kind == SplitKind::StratifiedKfold && folds < 2 {
             return Err(invalid(
                 line_of(source, raw.split.folds.span().start),
                 format!("key `split.folds`: {folds} folds; at least 2 are needed"),
@@ -274,6 +319,9 @@ impl Experiment {
                 kind,
                 folds,
                 repeats,
+                test_fraction,
+                train_sites,
+                test_sites: raw.split.test_sites.unwrap_or_default(),
             },
             models,
             ci_level,

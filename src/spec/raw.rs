@@ -107,14 +107,23 @@ fn default_label() -> u8 {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawSplit {
-    /// `stratified-kfold` (more kinds in later versions).
+    /// `stratified-kfold`, `repeated-stratified-kfold`, `repeated-holdout` or `by-site`.
     pub kind: Spanned<String>,
     /// Number of folds (≥ 2).
     #[serde(default = "default_folds")]
     pub folds: Spanned<usize>,
-    /// Number of repeats of the whole k-fold split with different shuffles (≥ 1).
+    /// Number of repeats of the whole split with different shuffles (≥ 1).
     #[serde(default = "default_repeats")]
     pub repeats: Spanned<usize>,
+    /// `repeated-holdout`: fraction of patients (per class) in the test part (default 0.3).
+    #[serde(default)]
+    pub test_fraction: Option<Spanned<f64>>,
+    /// `by-site`: the sites to train on.
+    #[serde(default)]
+    pub train_sites: Option<Spanned<Vec<String>>>,
+    /// `by-site`: the sites to test on, each separately (default: every other site).
+    #[serde(default)]
+    pub test_sites: Option<Vec<String>>,
 }
 
 fn default_folds() -> Spanned<usize> {

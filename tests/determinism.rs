@@ -45,7 +45,13 @@ fn quickstart_is_byte_identical_across_reruns_threads_and_resume() {
     let d = run_quickstart(one.path(), "2");
     assert_eq!(a.file_name(), b.file_name(), "same content version");
     assert_eq!(a, d);
-    for name in ["report.json", "report.md", "predictions.csv"] {
+    for name in [
+        "report.json",
+        "report.md",
+        "report.html",
+        "predictions.csv",
+        "figures/roc.svg",
+    ] {
         let first = read(&a, name);
         assert!(!first.is_empty());
         assert!(first == read(&b, name), "{name}: 1 vs 2 threads differ");
@@ -58,9 +64,70 @@ fn quickstart_is_byte_identical_across_reruns_threads_and_resume() {
         "the resumed run reuses every cell"
     );
 
+    // The committed reference report (reports/quickstart/<version>/) must equal this run byte for
+    // byte, so that any change to a result shows in review as a diff of `reports/`.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let reference = root.join("reports/quickstart").join(a.file_name().unwrap());
+    assert!(
+        reference.is_dir(),
+        "no committed reference report {}: the quickstart's content version changed; regenerate \
+         it with `radbench run experiments/quickstart.toml` and commit reports/quickstart/{} \
+         (without run.json)",
+        reference.display(),
+        a.file_name().unwrap().to_string_lossy()
+    );
+    for name in [
+        "report.json",
+        "report.md",
+        "report.html",
+        "predictions.csv",
+        "figures/roc.svg",
+        "figures/dca.svg",
+    ] {
+        assert!(
+            read(&a, name) == read(&reference, name),
+            "{name} differs from the committed reference report {}; if the change is intended, \
+             regenerate it with `radbench run experiments/quickstart.toml` and commit it",
+            reference.display()
+        );
+    }
+
     // The headline: first-order radiomics beats chance clearly on the synthetic cohort.
     let report: serde_json::Value = serde_json::from_slice(&read(&a, "report.json")).unwrap();
     let auc = report["models"][0]["auc"].as_f64().unwrap();
     let lower = report["models"][0]["auc_ci_delong"][0].as_f64().unwrap();
     assert!(auc > 0.7 && lower > 0.6, "AUC {auc}, lower CI {lower}");
+}
+
+/// An interrupted run leaves some finished cells in the cache; the next run reuses exactly
+/// those and writes the same report as an uninterrupted run. A shard run stands in for the
+/// interrupted one, so which cells finished is known exactly.
+#[test]
+fn a_resumed_run_reuses_finished_cells_and_writes_the_same_report() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = tempfile::tempdir().unwrap();
+    let fresh = tempfile::tempdir().unwrap();
+    let shard = Command::new(env!("CARGO_BIN_EXE_radbench"))
+        .args(["run", "--quiet", "--shard", "0/2", "--out"])
+        .arg(out.path())
+        .arg(root.join("experiments/quickstart.toml"))
+        .output()
+        .expect("radbench runs");
+    let text = String::from_utf8_lossy(&shard.stdout);
+    assert!(shard.status.success(), "{text}");
+    assert!(
+        text.contains("shard done: 5 cells planned, 5 computed"),
+        "{text}"
+    );
+    let resumed = run_quickstart(out.path(), "2");
+    let run: serde_json::Value = serde_json::from_slice(&read(&resumed, "run.json")).unwrap();
+    assert_eq!(run["cells_reused"], 5);
+    assert_eq!(run["cells_computed"], 5);
+    let reference = run_quickstart(fresh.path(), "2");
+    for name in ["report.json", "report.md", "predictions.csv"] {
+        assert!(
+            read(&resumed, name) == read(&reference, name),
+            "{name} differs after resume"
+        );
+    }
 }

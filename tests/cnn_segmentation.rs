@@ -54,4 +54,21 @@ fn unet_learns_bright_lesions_and_reports_quality() {
 
     let again = fit_segmenter(&slices, &spec, &mut rng_for(11, &["unet"])).unwrap();
     assert_eq!(fitted.fingerprint().unwrap(), again.fingerprint().unwrap());
+
+    // Early stopping on the validation Dice keeps the best epoch.
+    let watched = SegmenterSpec {
+        validation_fraction: 0.25,
+        patience: Some(1),
+        epochs: 3,
+        ..spec.clone()
+    };
+    let stopped = fit_segmenter(&slices, &watched, &mut rng_for(12, &["unet"])).unwrap();
+    let curve = stopped.curve();
+    let best = curve.epochs[curve.best_epoch - 1].val_dice.unwrap();
+    assert!(
+        curve
+            .epochs
+            .iter()
+            .all(|e| e.val_dice.is_some_and(|d| d <= best))
+    );
 }

@@ -15,17 +15,23 @@
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
+/// The shape of a 2-D convolution with a square kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Geometry {
+    pub(crate) c_in: usize,
+    pub(crate) c_out: usize,
+    pub(crate) kernel: usize,
+    pub(crate) stride: usize,
+    pub(crate) padding: usize,
+}
+
 /// Convolution weights folded for inference, with the epilogue settings.
 #[derive(Debug, Clone)]
 pub struct FusedConv {
     /// `[c_out, c_in·k·k]`, row-major (PyTorch's `[c_out, c_in, k, k]` flattened).
     weight: Vec<f32>,
     bias: Vec<f32>,
-    c_in: usize,
-    c_out: usize,
-    kernel: usize,
-    stride: usize,
-    padding: usize,
+    geom: Geometry,
 }
 
 /// One application of a [`FusedConv`], with or without the ReLU.
@@ -47,11 +53,13 @@ impl FusedConv {
                 .to_dtype(candle_core::DType::F32)?
                 .to_vec1()?,
             bias: bias.to_dtype(candle_core::DType::F32)?.to_vec1()?,
-            c_in,
-            c_out,
-            kernel: kh,
-            stride: stride.max(1),
-            padding,
+            geom: Geometry {
+                c_in,
+                c_out,
+                kernel: kh,
+                stride: stride.max(1),
+                padding,
+            },
         })
     }
 
@@ -67,7 +75,33 @@ impl FusedConv {
             .apply_op2_no_bwd(&residual.contiguous()?, &Call { conv: self, relu })
     }
 
-    fn out_size(&self, h: usize, w: usize) -> Result<(usize, usize)> {
+    fn run(
+        &self,
+        input: &[f32],
+        dims: (usize, usize, usize, usize),
+        residual: Option<&[f32]>,
+        relu: bool,
+    ) -> Result<(CpuStorage, Shape)> {
+        let epilogue = Epilogue {
+            bias: Some(&self.bias),
+            residual,
+            relu,
+        };
+        let (out, shape) = self.geom.forward(input, dims, &self.weight, epilogue)?;
+        Ok((CpuStorage::F32(out), shape))
+    }
+}
+
+/// What is applied to the raw convolution output, in this order.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Epilogue<'a> {
+    pub(crate) bias: Option<&'a [f32]>,
+    pub(crate) residual: Option<&'a [f32]>,
+    pub(crate) relu: bool,
+}
+
+impl Geometry {
+    pub(crate) fn out_size(&self, h: usize, w: usize) -> Result<(usize, usize)> {
         let span = |n: usize| {
             (n + 2 * self.padding)
                 .checked_sub(self.kernel)
@@ -76,164 +110,288 @@ impl FusedConv {
         match (span(h), span(w)) {
             (Some(oh), Some(ow)) => Ok((oh, ow)),
             _ => candle_core::bail!(
-                "fused conv: input {h}×{w} smaller than the kernel {}",
+                "conv: input {h}×{w} smaller than the kernel {}",
                 self.kernel
             ),
         }
     }
 
-    fn run(
+    /// Rows of the im2col matrix: `c_in·k·k`.
+    pub(crate) fn depth(&self) -> usize {
+        self.c_in * self.kernel * self.kernel
+    }
+
+    /// True when the convolution is a plain matrix product over channels.
+    pub(crate) fn is_pointwise(&self) -> bool {
+        self.kernel == 1 && self.stride == 1 && self.padding == 0
+    }
+
+    /// Convolution of NCHW `input` (`dims`) with `weight` `[c_out, depth]`, then `epilogue`.
+    pub(crate) fn forward(
         &self,
         input: &[f32],
         dims: (usize, usize, usize, usize),
-        residual: Option<&[f32]>,
-        relu: bool,
-    ) -> Result<(CpuStorage, Shape)> {
+        weight: &[f32],
+        epilogue: Epilogue<'_>,
+    ) -> Result<(Vec<f32>, Shape)> {
         let (b, c, h, w) = dims;
-        if c != self.c_in {
+        if c != self.c_in || weight.len() != self.c_out * self.depth() {
             candle_core::bail!(
-                "fused conv: {c} input channels, weights expect {}",
-                self.c_in
+                "conv: {c} input channels and {} weights for geometry {self:?}",
+                weight.len()
             )
         }
         let (oh, ow) = self.out_size(h, w)?;
         let (in_len, out_len) = (c * h * w, self.c_out * oh * ow);
         let mut out = vec![0f32; b * out_len];
-        if let Some(r) = residual
+        if let Some(r) = epilogue.residual
             && r.len() != out.len()
         {
             candle_core::bail!(
-                "fused conv: residual has {} values, output {}",
+                "conv: residual has {} values, output {}",
                 r.len(),
                 out.len()
             )
         }
-        let threads = candle_core::utils::get_num_threads();
         let item = |i: usize, dst: &mut [f32], par: gemm::Parallelism| {
             let x = &input[i * in_len..(i + 1) * in_len];
-            let res = residual.map(|r| &r[i * out_len..(i + 1) * out_len]);
-            self.run_image(x, (h, w), (oh, ow), dst, (res, relu), par);
+            let image_epilogue = Epilogue {
+                residual: epilogue
+                    .residual
+                    .map(|r| &r[i * out_len..(i + 1) * out_len]),
+                ..epilogue
+            };
+            self.forward_image(x, (h, w), (oh, ow), weight, dst, image_epilogue, par)
         };
-        if b >= threads || threads <= 1 {
-            out.par_chunks_mut(out_len)
-                .enumerate()
-                .for_each(|(i, dst)| item(i, dst, gemm::Parallelism::None));
-        } else {
-            for (i, dst) in out.chunks_mut(out_len).enumerate() {
-                item(i, dst, gemm::Parallelism::Rayon(threads));
-            }
-        }
-        Ok((CpuStorage::F32(out), Shape::from((b, self.c_out, oh, ow))))
+        for_each_image(&mut out, out_len, b, item)?;
+        Ok((out, Shape::from((b, self.c_out, oh, ow))))
     }
 
-    fn run_image(
+    #[allow(clippy::too_many_arguments)]
+    fn forward_image(
         &self,
         x: &[f32],
         (h, w): (usize, usize),
         (oh, ow): (usize, usize),
+        weight: &[f32],
         dst: &mut [f32],
-        (residual, relu): (Option<&[f32]>, bool),
+        epilogue: Epilogue<'_>,
         par: gemm::Parallelism,
-    ) {
-        let k = self.kernel;
-        let depth = self.c_in * k * k;
+    ) -> Result<()> {
         let pixels = oh * ow;
-        let direct = k == 1 && self.stride == 1 && self.padding == 0;
         let col;
-        let rhs: &[f32] = if direct {
+        let rhs: &[f32] = if self.is_pointwise() {
             x
         } else {
-            col = self.im2col(x, (h, w), (oh, ow));
+            let mut buf = vec![0f32; self.depth() * pixels];
+            self.im2col(x, (h, w), (oh, ow), &mut buf, pixels);
+            col = buf;
             &col
         };
         // dst[c_out, pixels] = weight[c_out, depth] · rhs[depth, pixels]; all row-major.
-        // SAFETY: the pointers cover c_out·depth, depth·pixels and c_out·pixels values with the
-        // strides given, and dst is exclusively borrowed.
-        unsafe {
-            gemm::gemm(
-                self.c_out,
-                pixels,
-                depth,
-                dst.as_mut_ptr(),
-                1,
-                pixels as isize,
-                false,
-                self.weight.as_ptr(),
-                1,
-                depth as isize,
-                rhs.as_ptr(),
-                1,
-                pixels as isize,
-                0.0,
-                1.0,
-                false,
-                false,
-                false,
-                par,
-            );
-        }
+        matmul(
+            (self.c_out, pixels, self.depth()),
+            dst,
+            (weight, 1, self.depth()),
+            (rhs, 1, pixels),
+            par,
+        )?;
         for (co, row) in dst.chunks_mut(pixels).enumerate() {
-            let b = self.bias[co];
-            match residual {
+            let b = epilogue.bias.map_or(0.0, |b| b[co]);
+            match epilogue.residual {
                 Some(r) => {
                     for (v, r) in row.iter_mut().zip(&r[co * pixels..(co + 1) * pixels]) {
                         *v += b + r;
                     }
                 }
-                None => row.iter_mut().for_each(|v| *v += b),
+                None if b != 0.0 => row.iter_mut().for_each(|v| *v += b),
+                None => {}
             }
-            if relu {
+            if epilogue.relu {
                 // `max` keeps NaN out of ReLU's output as candle's relu does.
                 row.iter_mut().for_each(|v| *v = v.max(0.0));
             }
         }
+        Ok(())
     }
 
-    /// `[c_in·k·k, oh·ow]` patches of one NCHW image, zero outside it.
-    fn im2col(&self, x: &[f32], (h, w): (usize, usize), (oh, ow): (usize, usize)) -> Vec<f32> {
+    /// Output columns `first..last` whose input column `ox·s + kx − p` lies inside `0..w`.
+    fn valid_columns(&self, kx: usize, w: usize, ow: usize) -> (usize, usize) {
+        let (s, p) = (self.stride, self.padding as isize);
+        let first = ((p - kx as isize).max(0) as usize).div_ceil(s);
+        let right = w as isize + p - kx as isize;
+        let last = if right <= 0 {
+            0
+        } else {
+            (right as usize).div_ceil(s).min(ow)
+        };
+        (first, last.max(first))
+    }
+
+    /// Writes the `[depth, oh·ow]` patches of one NCHW image into `col`, whose rows are
+    /// `row_stride` apart (so several images can sit side by side); zero outside the image.
+    pub(crate) fn im2col(
+        &self,
+        x: &[f32],
+        (h, w): (usize, usize),
+        (oh, ow): (usize, usize),
+        col: &mut [f32],
+        row_stride: usize,
+    ) {
         let k = self.kernel;
         let (s, p) = (self.stride, self.padding as isize);
-        let pixels = oh * ow;
-        let mut col = vec![0f32; self.c_in * k * k * pixels];
         for ci in 0..self.c_in {
             let plane = &x[ci * h * w..(ci + 1) * h * w];
             for ky in 0..k {
                 for kx in 0..k {
-                    let row = ((ci * k + ky) * k + kx) * pixels;
-                    let dst = &mut col[row..row + pixels];
-                    // Output columns whose input column lies inside the image.
-                    let first = ((p - kx as isize).max(0) as usize).div_ceil(s);
-                    let right = w as isize + p - kx as isize;
-                    let last = if right <= 0 {
-                        0
-                    } else {
-                        (right as usize).div_ceil(s).min(ow)
-                    };
+                    let row = ((ci * k + ky) * k + kx) * row_stride;
+                    let dst = &mut col[row..row + oh * ow];
+                    dst.iter_mut().for_each(|v| *v = 0.0);
+                    let (first, last) = self.valid_columns(kx, w, ow);
+                    if first == last {
+                        continue;
+                    }
+                    let x0 = ((first * s + kx) as isize - p) as usize;
                     for oy in 0..oh {
                         let iy = (oy * s) as isize + ky as isize - p;
-                        if iy < 0 || iy >= h as isize || first >= last {
+                        if iy < 0 || iy >= h as isize {
                             continue;
                         }
                         let src = &plane[iy as usize * w..(iy as usize + 1) * w];
                         let out = &mut dst[oy * ow..(oy + 1) * ow];
-                        let x0 = (first * s + kx) as isize - p;
                         if s == 1 {
-                            out[first..last]
-                                .copy_from_slice(&src[x0 as usize..x0 as usize + last - first]);
+                            out[first..last].copy_from_slice(&src[x0..x0 + last - first]);
                         } else {
                             for (j, o) in out[first..last].iter_mut().enumerate() {
-                                *o = src[x0 as usize + j * s];
+                                *o = src[x0 + j * s];
                             }
                         }
                     }
                 }
             }
         }
-        col
+    }
+
+    /// The adjoint of [`Geometry::im2col`]: adds each patch entry of `col` (rows `row_stride`
+    /// apart) back onto the image position it came from, in a fixed order.
+    pub(crate) fn col2im_add(
+        &self,
+        col: &[f32],
+        row_stride: usize,
+        (h, w): (usize, usize),
+        (oh, ow): (usize, usize),
+        x: &mut [f32],
+    ) {
+        let k = self.kernel;
+        let (s, p) = (self.stride, self.padding as isize);
+        for ci in 0..self.c_in {
+            let plane = &mut x[ci * h * w..(ci + 1) * h * w];
+            for ky in 0..k {
+                for kx in 0..k {
+                    let row = ((ci * k + ky) * k + kx) * row_stride;
+                    let src = &col[row..row + oh * ow];
+                    let (first, last) = self.valid_columns(kx, w, ow);
+                    if first == last {
+                        continue;
+                    }
+                    let x0 = ((first * s + kx) as isize - p) as usize;
+                    for oy in 0..oh {
+                        let iy = (oy * s) as isize + ky as isize - p;
+                        if iy < 0 || iy >= h as isize {
+                            continue;
+                        }
+                        let dst = &mut plane[iy as usize * w..(iy as usize + 1) * w];
+                        let from = &src[oy * ow + first..oy * ow + last];
+                        for (j, v) in from.iter().enumerate() {
+                            dst[x0 + j * s] += v;
+                        }
+                    }
+                }
+            }
+        }
     }
 }
 
-fn contiguous_f32<'a>(storage: &'a CpuStorage, layout: &Layout) -> Result<&'a [f32]> {
+/// Runs `item(i, chunk, parallelism)` for every image `i` of a batch: one image per task with a
+/// single-threaded gemm when there are at least as many images as threads, otherwise image by
+/// image with gemm's own threads. Each output depends on one task only, so the split does not
+/// change any value.
+pub(crate) fn for_each_image(
+    out: &mut [f32],
+    per_image: usize,
+    batch: usize,
+    item: impl Fn(usize, &mut [f32], gemm::Parallelism) -> Result<()> + Sync,
+) -> Result<()> {
+    let threads = candle_core::utils::get_num_threads();
+    if batch >= threads || threads <= 1 {
+        out.par_chunks_mut(per_image.max(1))
+            .enumerate()
+            .try_for_each(|(i, dst)| item(i, dst, gemm::Parallelism::None))
+    } else {
+        for (i, dst) in out.chunks_mut(per_image.max(1)).enumerate() {
+            item(i, dst, gemm::Parallelism::Rayon(threads))?;
+        }
+        Ok(())
+    }
+}
+
+/// `dst[m, n] = lhs[m, k] · rhs[k, n]` (overwriting dst, row-major `[m, n]`), with each operand
+/// given as (values, column stride, row stride).
+pub(crate) fn matmul(
+    mnk: (usize, usize, usize),
+    dst: &mut [f32],
+    lhs: (&[f32], usize, usize),
+    rhs: (&[f32], usize, usize),
+    par: gemm::Parallelism,
+) -> Result<()> {
+    gemm_into(mnk, dst, false, lhs, rhs, par)
+}
+
+/// As [`matmul`], adding the product to `dst` when `accumulate`.
+pub(crate) fn gemm_into(
+    (m, n, k): (usize, usize, usize),
+    dst: &mut [f32],
+    accumulate: bool,
+    lhs: (&[f32], usize, usize),
+    rhs: (&[f32], usize, usize),
+    par: gemm::Parallelism,
+) -> Result<()> {
+    let extent = |(v, cs, rs): (&[f32], usize, usize), rows: usize, cols: usize| {
+        rows == 0 || cols == 0 || (rows - 1) * rs + (cols - 1) * cs < v.len()
+    };
+    if dst.len() < m * n || !extent(lhs, m, k) || !extent(rhs, k, n) {
+        candle_core::bail!("conv matmul: operands of {m}×{k}·{k}×{n} out of bounds")
+    }
+    // SAFETY: the check above keeps every strided access inside the slices, and dst is
+    // exclusively borrowed.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            lhs.0.as_ptr(),
+            lhs.1 as isize,
+            lhs.2 as isize,
+            rhs.0.as_ptr(),
+            rhs.1 as isize,
+            rhs.2 as isize,
+            if accumulate { 1.0 } else { 0.0 },
+            1.0,
+            false,
+            false,
+            false,
+            par,
+        );
+    }
+    Ok(())
+}
+
+/// The values of a contiguous f32 storage.
+pub(crate) fn contiguous_f32<'a>(storage: &'a CpuStorage, layout: &Layout) -> Result<&'a [f32]> {
     match layout.contiguous_offsets() {
         Some((start, end)) => Ok(&storage.as_slice::<f32>()?[start..end]),
         None => candle_core::bail!("fused conv: input must be contiguous"),

@@ -79,8 +79,14 @@ impl ConvBn {
     pub fn forward_t(&self, xs: &Tensor, train: bool) -> Result<Tensor> {
         match (&self.folded, train) {
             (Some(folded), false) => folded.forward(xs, false),
-            _ => self.bn.forward_t(&self.conv.forward(xs)?, train),
+            _ => self.bn.forward_t(&self.conv_t(xs)?, train),
         }
+    }
+
+    /// The bare convolution, with gradients (radbench's GEMM convolution, not candle's).
+    fn conv_t(&self, xs: &Tensor) -> Result<Tensor> {
+        let cfg = self.conv.config();
+        super::trainconv::conv2d(xs, self.conv.weight(), cfg.stride, cfg.padding)
     }
 
     /// `relu(forward_t(xs))`, fused into the convolution when folded and `!train`.

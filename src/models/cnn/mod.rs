@@ -22,7 +22,8 @@
 //!   [`transfer::LoadReport`], adapts a 3-channel first convolution and freezes early stages.
 //!
 //! - [`fastconv::FusedConv`] runs folded convolutions at inference as one im2col + GEMM
-//!   custom op with bias, residual and ReLU fused.
+//!   custom op with bias, residual and ReLU fused; [`trainconv::conv2d`] is the trainable
+//!   convolution (GEMM forward and backward) used everywhere else.
 //!
 //! Determinism: results are bit-identical on rerun and independent of candle's thread count
 //! (`RAYON_NUM_THREADS`); the test `cnn_determinism` proves both on a tiny net.
@@ -38,6 +39,7 @@ pub mod resnet;
 pub mod segment;
 pub mod store;
 pub mod train;
+pub mod trainconv;
 pub mod transfer;
 pub mod unet;
 

@@ -12,7 +12,7 @@ use super::CnnError;
 use super::augment::Augment;
 use super::input::{Normalise, Sample, batch_tensor};
 use super::optim::{Optimizer, OptimizerKind, Schedule};
-use super::store::seeded_varmap;
+use super::store::{restore, seeded_varmap, snapshot};
 use super::train::{EpochRecord, LossCurve, check_finite, permutation, trainable_params};
 use super::unet::{UNet, UNetConfig};
 use crate::data::image::{Image, Mask};
@@ -49,6 +49,10 @@ pub struct SegmenterSpec {
     pub threshold: f64,
     /// Cases with a Dice below this fail quality control.
     pub qc_min_dice: f64,
+    /// Fraction of cases held out to watch the validation Dice; 0 = none.
+    pub validation_fraction: f64,
+    /// Stop after this many epochs without a better validation Dice (keeps the best weights).
+    pub patience: Option<usize>,
 }
 
 impl Default for SegmenterSpec {
@@ -66,6 +70,8 @@ impl Default for SegmenterSpec {
             augment: Augment::default(),
             threshold: 0.5,
             qc_min_dice: 0.5,
+            validation_fraction: 0.0,
+            patience: None,
         }
     }
 }
@@ -171,6 +177,18 @@ pub fn fit_segmenter(
     spec: &SegmenterSpec,
     rng: &mut SeededRng,
 ) -> Result<FittedSegmenter, CnnError> {
+    if !(0.0..0.9).contains(&spec.validation_fraction) {
+        return Err(CnnError::settings(
+            "validation_fraction",
+            "must lie in [0, 0.9)",
+        ));
+    }
+    if spec.patience.is_some() && spec.validation_fraction == 0.0 {
+        return Err(CnnError::settings(
+            "patience",
+            "early stopping needs validation_fraction > 0",
+        ));
+    }
     if spec.batch_size < 2 || spec.epochs == 0 || !(spec.lr.is_finite() && spec.lr > 0.0) {
         return Err(CnnError::settings(
             "segmenter",
@@ -206,6 +224,9 @@ pub fn fit_segmenter(
     };
     let (varmap, vb) = seeded_varmap(rng.next_u64());
     let mut net = UNet::new(&cfg, vb)?;
+    let (train_idx, val_idx) = split_cases(samples, spec.validation_fraction, rng);
+    let mut best: Option<(f64, std::collections::BTreeMap<String, Tensor>)> = None;
+    let mut since_best = 0usize;
     let mut optimizer = Optimizer::new(
         spec.optimizer,
         trainable_params(&varmap, &[], &[])?,
@@ -226,10 +247,11 @@ pub fn fit_segmenter(
     for epoch in 0..spec.epochs {
         let lr = spec.schedule.lr_at(spec.lr, epoch, spec.epochs);
         let (mut loss_sum, mut batches, mut max_norm) = (0.0, 0usize, 0.0f64);
-        for (b, chunk) in permutation(samples.len(), rng)
-            .chunks(spec.batch_size)
-            .enumerate()
-        {
+        let order: Vec<usize> = permutation(train_idx.len(), rng)
+            .into_iter()
+            .map(|i| train_idx[i])
+            .collect();
+        for (b, chunk) in order.chunks(spec.batch_size).enumerate() {
             if chunk.len() < 2 {
                 continue;
             }
@@ -284,9 +306,31 @@ pub fn fit_segmenter(
             max_grad_norm: max_norm,
             val_loss: None,
             val_auc: None,
+            val_dice: None,
         });
+        if val_idx.is_empty() {
+            continue;
+        }
+        let dice = validation_dice(&net, samples, &val_idx, spec.threshold)?;
+        if let Some(last) = curve.epochs.last_mut() {
+            last.val_dice = Some(dice);
+        }
+        if best.as_ref().is_none_or(|(b, _)| dice > *b) {
+            best = Some((dice, snapshot(&varmap)?));
+            curve.best_epoch = epoch + 1;
+            since_best = 0;
+        } else {
+            since_best += 1;
+            if spec.patience.is_some_and(|p| since_best >= p) {
+                curve.stopped_early = epoch + 1 < spec.epochs;
+                break;
+            }
+        }
     }
-    curve.best_epoch = curve.epochs.len();
+    match best {
+        Some((_, weights)) => restore(&varmap, &weights)?,
+        None => curve.best_epoch = curve.epochs.len(),
+    }
     // Folding makes detached copies; the store keeps the trained (unfolded) weights.
     net.fold_batch_norm()?;
     Ok(FittedSegmenter {
@@ -296,6 +340,48 @@ pub fn fit_segmenter(
         input_shape: shape,
         curve,
     })
+}
+
+/// Sample indices of training and validation: `fraction` of the cases (at least one when there
+/// are two or more) go to validation, drawn from `rng`.
+fn split_cases(
+    samples: &[SegSample],
+    fraction: f64,
+    rng: &mut SeededRng,
+) -> (Vec<usize>, Vec<usize>) {
+    let all: Vec<usize> = (0..samples.len()).collect();
+    let mut cases: Vec<&str> = samples.iter().map(|s| s.input.case.as_str()).collect();
+    cases.sort_unstable();
+    cases.dedup();
+    if fraction <= 0.0 || cases.len() < 2 {
+        return (all, Vec::new());
+    }
+    let order = permutation(cases.len(), rng);
+    let n = ((cases.len() as f64 * fraction).round() as usize).clamp(1, cases.len() - 1);
+    let held: std::collections::BTreeSet<&str> = order[..n].iter().map(|&i| cases[i]).collect();
+    all.into_iter()
+        .partition(|&i| !held.contains(samples[i].input.case.as_str()))
+}
+
+/// Dice over all validation voxels (evaluation mode, unfolded weights).
+fn validation_dice(
+    net: &UNet,
+    samples: &[SegSample],
+    idx: &[usize],
+    threshold: f64,
+) -> Result<f64, CnnError> {
+    let (mut predicted, mut reference) = (Vec::new(), Vec::new());
+    for chunk in idx.chunks(16) {
+        let inputs: Vec<&Sample> = chunk.iter().map(|&i| &samples[i].input).collect();
+        let p = candle_nn::ops::sigmoid(&net.forward_t(&batch_tensor(&inputs)?, false)?)?;
+        for row in p.flatten_from(1)?.to_vec2::<f32>()? {
+            predicted.extend(row.iter().map(|&v| u8::from(f64::from(v) >= threshold)));
+        }
+        for &i in chunk {
+            reference.extend(samples[i].target.iter().map(|&v| u8::from(v > 0.5)));
+        }
+    }
+    Ok(dice(&predicted, &reference))
 }
 
 /// A trained segmenter.

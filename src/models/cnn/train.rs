@@ -140,6 +140,8 @@ pub struct EpochRecord {
     pub val_loss: Option<f64>,
     /// Validation AUC, when validation data hold every class.
     pub val_auc: Option<f64>,
+    /// Validation Dice (segmentation), when validation data were given.
+    pub val_dice: Option<f64>,
 }
 
 /// What happened during training.
@@ -376,6 +378,7 @@ pub fn train_classifier(
             max_grad_norm: max_norm,
             val_loss: None,
             val_auc: None,
+            val_dice: None,
         };
         if let Some(Labelled {
             samples: val_samples,

@@ -139,7 +139,7 @@ impl UNet {
         }
         ys = self.bottom.forward_t(&ys, train)?;
         for l in (0..self.config.levels).rev() {
-            let upsampled = self.up[l].forward(&ys)?;
+            let upsampled = up_2x2(&self.up[l], &ys)?;
             ys = self.dec[l].forward_t(&Tensor::cat(&[&skips[l], &upsampled], 1)?, train)?;
         }
         self.head.forward(&ys)
@@ -154,11 +154,53 @@ impl UNet {
     }
 }
 
+/// A 2×2, stride-2 transposed convolution as one matrix product: every input pixel spreads to
+/// its own 2×2 output block, so `[b·h·w, c_in] · [c_in, c_out·4]` followed by a reshuffle gives
+/// PyTorch's `ConvTranspose2d(k=2, s=2)` exactly, with gradients (candle's CPU transposed
+/// convolution is a direct loop and was the U-Net's slowest layer).
+fn up_2x2(up: &ConvTranspose2d, xs: &Tensor) -> Result<Tensor> {
+    let (b, c_in, h, w) = xs.dims4()?;
+    let (_, c_out, _, _) = up.weight().dims4()?;
+    let rows = xs.permute((0, 2, 3, 1))?.reshape((b * h * w, c_in))?;
+    let kernel = up.weight().reshape((c_in, c_out * 4))?;
+    let blocks = rows.matmul(&kernel)?.reshape((b, h, w, c_out, 2, 2))?;
+    let ys = blocks
+        .permute((0, 3, 1, 4, 2, 5))?
+        .reshape((b, c_out, 2 * h, 2 * w))?;
+    match up.bias() {
+        Some(bias) => ys.broadcast_add(&bias.reshape((1, c_out, 1, 1))?),
+        None => Ok(ys),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::models::cnn::store::seeded_varmap;
     use candle_core::Device;
+
+    #[test]
+    fn matmul_upsampling_equals_transposed_convolution() {
+        let (_map, vb) = seeded_varmap(3);
+        let cfg = ConvTranspose2dConfig {
+            stride: 2,
+            ..Default::default()
+        };
+        let up = candle_nn::conv_transpose2d(6, 4, 2, cfg, vb).unwrap();
+        let xs = Tensor::randn(0f32, 1.0, (2, 6, 3, 5), &Device::Cpu).unwrap();
+        let ours = up_2x2(&up, &xs).unwrap();
+        let theirs = up.forward(&xs).unwrap();
+        assert_eq!(ours.dims(), &[2, 4, 6, 10]);
+        let diff: f32 = (ours - theirs)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar()
+            .unwrap();
+        assert!(diff < 1e-5, "{diff}");
+    }
 
     #[test]
     fn output_has_input_size_and_bad_sizes_fail() {

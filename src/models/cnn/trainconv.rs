@@ -1,0 +1,218 @@
+//! A trainable CPU convolution (forward and backward) as a candle custom op.
+//!
+//! Principal type: [`TrainConv`], applied by [`conv2d`]. candle 0.11 computes the input gradient
+//! of a convolution with its direct `conv_transpose2d` loop (one dot product over input
+//! channels per output pixel and kernel tap), which dominated a ResNet training step. Here both
+//! gradients are GEMMs over the same im2col lowering as the forward pass
+//! ([`super::fastconv`]): `∂x = col2im(Wᵀ·∂y)` per image, and `∂W = Σᵢ ∂yᵢ·colᵢᵀ` accumulated
+//! image by image in batch order, so the sum's order, and every bit of the result, is fixed
+//! whatever the thread count. Reference: Chellapilla et al. 2006 (im2col lowering); the
+//! gradients are the usual adjoints of that linear map.
+
+use super::fastconv::{Epilogue, Geometry, contiguous_f32, for_each_image, gemm_into, matmul};
+use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
+use rayon::prelude::*;
+
+/// A convolution with square kernel, stride and zero padding, no bias.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrainConv {
+    /// Stride.
+    pub stride: usize,
+    /// Zero padding on each side.
+    pub padding: usize,
+}
+
+/// Convolution of `xs` `[b, c_in, h, w]` by `weight` `[c_out, c_in, k, k]`, with gradients for
+/// both (f32, CPU).
+pub fn conv2d(xs: &Tensor, weight: &Tensor, stride: usize, padding: usize) -> Result<Tensor> {
+    xs.contiguous()?.apply_op2(
+        &weight.contiguous()?,
+        TrainConv {
+            stride: stride.max(1),
+            padding,
+        },
+    )
+}
+
+impl TrainConv {
+    fn geometry(&self, weight: &Shape) -> Result<Geometry> {
+        let (c_out, c_in, kh, kw) = weight.dims4()?;
+        if kh != kw {
+            candle_core::bail!("conv: square kernels only, got {kh}×{kw}")
+        }
+        Ok(Geometry {
+            c_in,
+            c_out,
+            kernel: kh,
+            stride: self.stride,
+            padding: self.padding,
+        })
+    }
+}
+
+impl CustomOp2 for TrainConv {
+    fn name(&self) -> &'static str {
+        "radbench-conv2d"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let geom = self.geometry(l2.shape())?;
+        let epilogue = Epilogue {
+            bias: None,
+            residual: None,
+            relu: false,
+        };
+        let x = contiguous_f32(s1, l1)?;
+        let w = contiguous_f32(s2, l2)?;
+        let (out, shape) = geom.forward(x, l1.shape().dims4()?, w, epilogue)?;
+        Ok((CpuStorage::F32(out), shape))
+    }
+
+    fn bwd(
+        &self,
+        xs: &Tensor,
+        weight: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let geom = self.geometry(weight.shape())?;
+        let (b, c, h, w) = xs.dims4()?;
+        let (_, _, oh, ow) = grad.dims4()?;
+        let x = xs.flatten_all()?.to_vec1::<f32>()?;
+        let wt = weight.flatten_all()?.to_vec1::<f32>()?;
+        let g = grad.flatten_all()?.to_vec1::<f32>()?;
+        let (depth, pixels) = (geom.depth(), oh * ow);
+        let (in_len, out_len) = (c * h * w, geom.c_out * pixels);
+        // Wᵀ as a [depth, c_out] operand of the row-major [c_out, depth] weight.
+        let w_t = (wt.as_slice(), depth, 1);
+
+        let mut grad_x = vec![0f32; b * in_len];
+        for_each_image(&mut grad_x, in_len, b, |i, dst, par| {
+            let g_i = (&g[i * out_len..(i + 1) * out_len], 1, pixels);
+            if geom.is_pointwise() {
+                return matmul((c, pixels, geom.c_out), dst, w_t, g_i, par);
+            }
+            let mut dcol = vec![0f32; depth * pixels];
+            matmul((depth, pixels, geom.c_out), &mut dcol, w_t, g_i, par)?;
+            geom.col2im_add(&dcol, pixels, (h, w), (oh, ow), dst);
+            Ok(())
+        })?;
+
+        // Patches of every image, then ∂W += ∂yᵢ · colᵢᵀ in batch order.
+        let cols: Vec<f32> = if geom.is_pointwise() {
+            x
+        } else {
+            let mut cols = vec![0f32; b * depth * pixels];
+            cols.par_chunks_mut(depth * pixels)
+                .enumerate()
+                .for_each(|(i, col)| {
+                    geom.im2col(
+                        &x[i * in_len..(i + 1) * in_len],
+                        (h, w),
+                        (oh, ow),
+                        col,
+                        pixels,
+                    );
+                });
+            cols
+        };
+        let threads = candle_core::utils::get_num_threads();
+        let par = if threads > 1 {
+            gemm::Parallelism::Rayon(threads)
+        } else {
+            gemm::Parallelism::None
+        };
+        let mut grad_w = vec![0f32; geom.c_out * depth];
+        for i in 0..b {
+            let g_i = (&g[i * out_len..(i + 1) * out_len], 1, pixels);
+            let col_t = (
+                &cols[i * depth * pixels..(i + 1) * depth * pixels],
+                pixels,
+                1,
+            );
+            gemm_into(
+                (geom.c_out, depth, pixels),
+                &mut grad_w,
+                i > 0,
+                g_i,
+                col_t,
+                par,
+            )?;
+        }
+        Ok((
+            Some(Tensor::from_vec(grad_x, xs.shape(), xs.device())?),
+            Some(Tensor::from_vec(grad_w, weight.shape(), weight.device())?),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{Device, Var};
+
+    fn max_rel(a: &Tensor, b: &Tensor) -> f32 {
+        let d: f32 = (a - b)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar()
+            .unwrap();
+        let m: f32 = b.abs().unwrap().max_all().unwrap().to_scalar().unwrap();
+        d / m.max(1e-6)
+    }
+
+    #[test]
+    fn forward_and_gradients_match_candle() {
+        let dev = Device::Cpu;
+        for (c_in, c_out, k, stride, pad, hw) in [
+            (3, 8, 7, 2, 3, 13),
+            (4, 6, 3, 1, 1, 9),
+            (5, 7, 3, 2, 1, 8),
+            (6, 4, 1, 1, 0, 5),
+            (6, 4, 1, 2, 0, 7),
+        ] {
+            let x = Var::randn(0f32, 1.0, (3, c_in, hw, hw + 2), &dev).unwrap();
+            let w = Var::randn(0f32, 1.0, (c_out, c_in, k, k), &dev).unwrap();
+            let ours = conv2d(x.as_tensor(), w.as_tensor(), stride, pad).unwrap();
+            let theirs = x
+                .as_tensor()
+                .conv2d(w.as_tensor(), pad, stride, 1, 1)
+                .unwrap();
+            assert!(
+                max_rel(&ours, &theirs) < 1e-5,
+                "forward {c_in} {c_out} {k} {stride} {pad}"
+            );
+            // A weighted sum makes every output position's gradient distinct.
+            let weights = Tensor::randn(0f32, 1.0, theirs.dims(), &dev).unwrap();
+            let g_ours = (ours * &weights)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap();
+            let g_theirs = (theirs * &weights)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap();
+            for (name, v) in [("x", &x), ("w", &w)] {
+                let a = g_ours.get(v.as_tensor()).unwrap();
+                let b = g_theirs.get(v.as_tensor()).unwrap();
+                assert!(
+                    max_rel(a, b) < 1e-5,
+                    "grad {name}: {c_in} {c_out} {k} {stride} {pad}"
+                );
+            }
+        }
+    }
+}

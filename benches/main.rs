@@ -1,6 +1,7 @@
-//! Criterion benches, one module per area, all in one binary.
+//! Criterion benches, one module per area; `cargo bench --bench main -- <filter>`.
 
 mod extraction;
+mod statistics;
 
-criterion::criterion_group!(all, extraction::benches);
-criterion::criterion_main!(all);
+criterion::criterion_group!(benches, statistics::benches, extraction::benches);
+criterion::criterion_main!(benches);

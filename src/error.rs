@@ -1,12 +1,34 @@
-//! The crate-wide error: one variant per stage.
+//! The crate-wide error: one variant per stage; `Display` is the one line the CLI prints.
 
-/// Any radbench error; `Display` is the one line the CLI prints.
+/// Any radbench error.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
+    /// Experiment file.
+    #[error(transparent)]
+    Spec(#[from] crate::spec::SpecError),
     /// Cohort data.
     #[error(transparent)]
     Data(#[from] crate::data::DataError),
-    /// Radiomics feature extraction.
+    /// Feature extraction.
     #[error(transparent)]
-    Features(#[from] crate::features::FeatureError),
+    Feature(#[from] crate::features::FeatureError),
+    /// Models.
+    #[error(transparent)]
+    Model(#[from] crate::models::ModelError),
+    /// Statistics.
+    #[error(transparent)]
+    Eval(#[from] crate::eval::EvalError),
+    /// Report writing.
+    #[error(transparent)]
+    Report(#[from] crate::report::ReportError),
+    /// The runner.
+    #[error(transparent)]
+    Runner(#[from] crate::runner::RunnerError),
+    /// Command-line usage that parses but cannot be carried out.
+    #[error("{0}")]
+    Usage(String),
+    /// `radbench stats` input.
+    #[error(transparent)]
+    Stats(#[from] crate::cli::stats::StatsError),
 }

@@ -1,28 +1,73 @@
-//! Helpers shared by the integration and conformance tests.
+//! Helpers shared by the integration tests.
 
 use std::path::PathBuf;
 
-/// The shared reference-data folder: `$RADBENCH_SHARED`, else `<manifest dir>/../shared`.
-/// `None` (after printing a note) when it is missing and `CI` is not `true`; a panic when it is
-/// missing on CI, so conformance can never pass vacuously there.
+/// The shared reference-data folder: `$RADBENCH_SHARED`, else `<crate>/../shared`.
+///
+/// Returns `None` (after printing a note) when it is missing, so that a plain `cargo test`
+/// on a machine without the data still passes; with `CI=true` a missing folder fails the test.
 pub fn shared_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("RADBENCH_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"));
+    let dir = match std::env::var_os("RADBENCH_SHARED") {
+        Some(d) => PathBuf::from(d),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"),
+    };
     if dir.is_dir() {
         return Some(dir);
     }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!(
-            "shared reference data not found at {} (set RADBENCH_SHARED)",
-            dir.display()
-        );
-    }
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    assert!(
+        !ci,
+        "shared reference data not found at {} (set RADBENCH_SHARED)",
+        dir.display()
+    );
     eprintln!(
-        "note: shared reference data not found at {}; skipping",
+        "note: shared reference data not found at {}; skipping (set RADBENCH_SHARED)",
         dir.display()
     );
     None
+}
+
+/// A file inside the shared folder, or `None` (with a note) when the folder is missing.
+pub fn shared_file(relative: &str) -> Option<PathBuf> {
+    shared_dir().map(|d| d.join(relative))
+}
+
+/// Reads a simple CSV (no quoting) into a header and rows of string fields.
+pub fn read_plain_csv(path: &std::path::Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    let header: Vec<String> = lines
+        .next()
+        .unwrap_or_else(|| panic!("{} is empty", path.display()))
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .collect();
+    let rows = lines
+        .map(|l| l.split(',').map(|s| s.trim().to_string()).collect())
+        .collect();
+    (header, rows)
+}
+
+/// Column `name` of a [`read_plain_csv`] table.
+pub fn column<'a>(header: &[String], rows: &'a [Vec<String>], name: &str) -> Vec<&'a str> {
+    let j = header
+        .iter()
+        .position(|h| h == name)
+        .unwrap_or_else(|| panic!("no column {name:?} in {header:?}"));
+    rows.iter().map(|r| r[j].as_str()).collect()
+}
+
+/// Parses a numeric field, with R's `Inf`, `-Inf`, `NaN`, `NA` spellings.
+pub fn parse_num(field: &str) -> f64 {
+    match field {
+        "Inf" | "inf" => f64::INFINITY,
+        "-Inf" | "-inf" => f64::NEG_INFINITY,
+        "NaN" | "NA" | "nan" | "" => f64::NAN,
+        _ => field
+            .parse()
+            .unwrap_or_else(|e| panic!("not a number: {field:?} ({e})")),
+    }
 }
 
 /// Parses CSV text with double-quoted fields (quotes doubled inside), as Python's `csv` writes.

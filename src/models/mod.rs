@@ -1,1 +1,206 @@
-//! Prediction models.
+//! Prediction models: one trait pair and a registry of kinds.
+//!
+//! A [`Model`] is a configured, unfitted learner; [`Model::fit`] returns a different type, a
+//! [`Fitted`] model, so an unfitted predictor cannot be asked for predictions (linfa's
+//! `Fit`/`Predict` split). Each kind lives in one file and is listed once in [`MODEL_KINDS`],
+//! which the experiment file's `kind = "..."` looks up. Randomness is an argument: a model
+//! draws only from the [`SeededRng`] it is handed.
+//!
+//! Adding a baseline: write `src/models/<kind>.rs` with a `ModelKind`, a `Model` and a `Fitted`
+//! type (and their tests), add one line to [`MODEL_KINDS`], and name it in an experiment file.
+
+pub mod cnn;
+pub mod logistic;
+pub mod scaling;
+
+use crate::seed::SeededRng;
+use ndarray::ArrayView2;
+
+/// Errors from fitting or predicting.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ModelError {
+    /// The training labels hold only one class.
+    #[error("model {model:?}: the training data hold only one class ({n} cases)")]
+    OneClass {
+        /// Model id.
+        model: String,
+        /// Number of training cases.
+        n: usize,
+    },
+    /// A feature value is NaN or infinite.
+    #[error("model {model:?}: feature {feature:?} is not finite (NaN or infinity) in row {row}")]
+    NonFinite {
+        /// Model id.
+        model: String,
+        /// Feature name.
+        feature: String,
+        /// Row of the offending value.
+        row: usize,
+    },
+    /// Inputs of inconsistent shape.
+    #[error("model {model:?}: {message}")]
+    Shape {
+        /// Model id.
+        model: String,
+        /// What does not fit.
+        message: String,
+    },
+    /// The learner failed.
+    #[error("model {model:?}: fitting failed: {message}")]
+    Fit {
+        /// Model id.
+        model: String,
+        /// The learner's message.
+        message: String,
+    },
+}
+
+/// A model kind's settings that cannot be used: the message and, where known, the key.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct SettingsError {
+    key: Option<String>,
+    message: String,
+}
+
+impl SettingsError {
+    /// An error about `key`.
+    pub fn for_key(key: &str, message: impl Into<String>) -> SettingsError {
+        SettingsError {
+            key: Some(key.to_string()),
+            message: message.into(),
+        }
+    }
+
+    /// Wraps a serde error from parsing settings; the first back-quoted name is taken as the key.
+    pub fn from_serde(e: &toml::de::Error) -> SettingsError {
+        let message = e.message().trim().to_string();
+        let key = message.split('`').nth(1).map(str::to_string);
+        SettingsError { key, message }
+    }
+
+    /// The key at fault, if known.
+    pub fn key(&self) -> Option<&str> {
+        self.key.as_deref()
+    }
+}
+
+/// The training part of a fold: features (rows = cases) and binary labels (true = positive).
+#[derive(Debug, Clone, Copy)]
+pub struct TrainingData<'a> {
+    /// Features, one row per case.
+    pub features: ArrayView2<'a, f64>,
+    /// Feature names, one per column.
+    pub feature_names: &'a [String],
+    /// Labels, one per row.
+    pub labels: &'a [bool],
+}
+
+/// A configured, unfitted model.
+pub trait Model: Send + Sync {
+    /// The model's id in the experiment.
+    fn id(&self) -> &str;
+
+    /// Estimated cost of fitting per training case, relative to a logistic regression on
+    /// radiomics (1.0); used to balance shards.
+    fn relative_cost(&self) -> f64 {
+        1.0
+    }
+
+    /// Fits on `data`, drawing any randomness from `rng` only.
+    fn fit(
+        &self,
+        data: &TrainingData<'_>,
+        rng: &mut SeededRng,
+    ) -> Result<Box<dyn Fitted>, ModelError>;
+}
+
+/// A fitted model.
+pub trait Fitted: Send + Sync {
+    /// Probability of the positive class for each row of `features`.
+    fn predict_proba(&self, features: ArrayView2<'_, f64>) -> Result<Vec<f64>, ModelError>;
+}
+
+/// A kind of model that an experiment file can name.
+pub trait ModelKind: Sync {
+    /// The name used in `kind = "..."`.
+    fn name(&self) -> &'static str;
+
+    /// Builds a model from its settings (the `[[model]]` table without `id` and `kind`).
+    fn build(&self, id: &str, settings: &toml::Table) -> Result<Box<dyn Model>, SettingsError>;
+}
+
+/// Every model kind, sorted by name.
+pub static MODEL_KINDS: &[&dyn ModelKind] = &[&logistic::LogisticKind];
+
+/// Looks up a kind by name; the error lists the valid names.
+pub fn kind_by_name(name: &str) -> Result<&'static dyn ModelKind, SettingsError> {
+    MODEL_KINDS
+        .iter()
+        .copied()
+        .find(|k| k.name() == name)
+        .ok_or_else(|| {
+            let valid: Vec<&str> = MODEL_KINDS.iter().map(|k| k.name()).collect();
+            SettingsError::for_key(
+                "kind",
+                format!(
+                    "unknown model kind {name:?}, expected one of {}",
+                    valid.join(", ")
+                ),
+            )
+        })
+}
+
+/// Checks a model table's settings for `kind` without keeping the model.
+pub fn check_settings(kind: &str, settings: &toml::Table) -> Result<(), SettingsError> {
+    kind_by_name(kind)?.build("check", settings).map(|_| ())
+}
+
+/// Builds the model of an experiment entry.
+pub fn build(entry: &crate::spec::ModelEntry) -> Result<Box<dyn Model>, SettingsError> {
+    kind_by_name(&entry.kind)?.build(&entry.id, &entry.settings)
+}
+
+/// Checks that labels hold both classes and features are finite, naming the model.
+pub(crate) fn check_training_data(model: &str, data: &TrainingData<'_>) -> Result<(), ModelError> {
+    let n = data.labels.len();
+    if data.features.nrows() != n || data.features.ncols() != data.feature_names.len() {
+        return Err(ModelError::Shape {
+            model: model.into(),
+            message: format!(
+                "{}×{} features for {} labels and {} names",
+                data.features.nrows(),
+                data.features.ncols(),
+                n,
+                data.feature_names.len()
+            ),
+        });
+    }
+    let positives = data.labels.iter().filter(|&&y| y).count();
+    if positives == 0 || positives == n {
+        return Err(ModelError::OneClass {
+            model: model.into(),
+            n,
+        });
+    }
+    check_finite(model, data.features, data.feature_names)
+}
+
+/// Errors on the first NaN or infinite value, naming its feature and row.
+pub(crate) fn check_finite(
+    model: &str,
+    features: ArrayView2<'_, f64>,
+    names: &[String],
+) -> Result<(), ModelError> {
+    for ((row, col), v) in features.indexed_iter() {
+        if !v.is_finite() {
+            return Err(ModelError::NonFinite {
+                model: model.into(),
+                feature: names.get(col).cloned().unwrap_or_else(|| format!("#{col}")),
+                row,
+            });
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,178 @@
+//! CNN inference and training-step benches (candle CPU backend).
+//!
+//! Rows: ResNet-18 at 1×64×64 and 3×224×224, ResNet-50 at 3×224×224, the Inception net
+//! (width 64) and the U-Net (width 32, 4 levels) at 1×64×64: batch-1 latency and batch-32
+//! throughput, batch norm folded as in `FittedCnn`; and one ResNet-18 training step (forward,
+//! backward, AdamW) on a batch of 32 at 1×64×64. Thread count: candle follows
+//! `RAYON_NUM_THREADS` (the published figures use 2). Before criterion's own statistics, each
+//! batch-1 row prints p50 / p95 latency over a fixed number of runs, which criterion does not
+//! report.
+
+use candle_core::{DType, Device, Tensor};
+use criterion::{BenchmarkId, Criterion, Throughput};
+use radbench::models::cnn::inception::{Inception, InceptionConfig};
+use radbench::models::cnn::layers::ClassifierNet;
+use radbench::models::cnn::optim::{Optimizer, OptimizerKind};
+use radbench::models::cnn::resnet::{ResNet, ResNetConfig, ResNetDepth};
+use radbench::models::cnn::store::seeded_varmap;
+use radbench::models::cnn::train::trainable_params;
+use radbench::models::cnn::unet::{UNet, UNetConfig};
+use std::time::{Duration, Instant};
+
+/// Runs `f` `n` times and prints its p50 / p95 wall time.
+fn print_latency(name: &str, n: usize, mut f: impl FnMut()) {
+    f();
+    let mut times: Vec<f64> = (0..n)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    let pick = |q: f64| times[((q * (n - 1) as f64).round() as usize).min(n - 1)];
+    eprintln!(
+        "{name}: batch-1 latency p50 {:.2} ms, p95 {:.2} ms ({n} runs)",
+        pick(0.5),
+        pick(0.95)
+    );
+}
+
+fn input(batch: usize, c: usize, hw: usize) -> Tensor {
+    Tensor::ones((batch, c, hw, hw), DType::F32, &Device::Cpu).expect("bench input")
+}
+
+fn resnet(depth: ResNetDepth, channels: usize) -> Box<dyn ClassifierNet> {
+    let (_map, vb) = seeded_varmap(1);
+    let mut net =
+        ResNet::new(&ResNetConfig::torchvision(depth, channels, 2), None, vb).expect("resnet");
+    net.fold_batch_norm().expect("fold");
+    Box::new(net)
+}
+
+fn inception() -> Box<dyn ClassifierNet> {
+    let (_map, vb) = seeded_varmap(1);
+    let cfg = InceptionConfig {
+        in_channels: 1,
+        num_classes: 2,
+        width: 64,
+        stem_stride: 2,
+    };
+    let mut net = Inception::new(&cfg, None, vb).expect("inception");
+    net.fold_batch_norm().expect("fold");
+    Box::new(net)
+}
+
+/// Batch-1 latency and batch-32 throughput of one classifier row.
+fn classifier_rows(
+    c: &mut Criterion,
+    name: &str,
+    net: &dyn ClassifierNet,
+    channels: usize,
+    hw: usize,
+    big_batch: usize,
+) {
+    let mut group = c.benchmark_group(format!("cnn-inference/{name}"));
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(5));
+    let x1 = input(1, channels, hw);
+    print_latency(name, 20, || {
+        net.forward_t(&x1, false).expect("forward");
+    });
+    for batch in [1, big_batch] {
+        let x = input(batch, channels, hw);
+        group.throughput(Throughput::Elements(batch as u64));
+        group.bench_with_input(BenchmarkId::new("batch", batch), &x, |b, x| {
+            b.iter(|| net.forward_t(x, false).expect("forward"))
+        });
+    }
+    group.finish();
+}
+
+/// The criterion entry point (wired from `benches/main.rs`).
+pub fn benches(c: &mut Criterion) {
+    classifier_rows(
+        c,
+        "resnet18-1x64x64",
+        resnet(ResNetDepth::R18, 1).as_ref(),
+        1,
+        64,
+        32,
+    );
+    classifier_rows(
+        c,
+        "resnet18-3x224x224",
+        resnet(ResNetDepth::R18, 3).as_ref(),
+        3,
+        224,
+        32,
+    );
+    classifier_rows(
+        c,
+        "resnet50-3x224x224",
+        resnet(ResNetDepth::R50, 3).as_ref(),
+        3,
+        224,
+        8,
+    );
+    classifier_rows(c, "inception64-1x64x64", inception().as_ref(), 1, 64, 32);
+
+    let (_map, vb) = seeded_varmap(1);
+    let unet_cfg = UNetConfig {
+        in_channels: 1,
+        num_classes: 1,
+        base_width: 32,
+        levels: 4,
+    };
+    let mut unet = UNet::new(&unet_cfg, vb).expect("unet");
+    unet.fold_batch_norm().expect("fold");
+    let x1 = input(1, 1, 64);
+    print_latency("unet32-1x64x64", 20, || {
+        unet.forward_t(&x1, false).expect("forward");
+    });
+    let mut group = c.benchmark_group("cnn-inference/unet32-1x64x64");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(5));
+    for batch in [1, 32] {
+        let x = input(batch, 1, 64);
+        group.throughput(Throughput::Elements(batch as u64));
+        group.bench_with_input(BenchmarkId::new("batch", batch), &x, |b, x| {
+            b.iter(|| unet.forward_t(x, false).expect("forward"))
+        });
+    }
+    group.finish();
+
+    // One training step: forward in training mode, cross-entropy, backward, AdamW update.
+    let (map, vb) = seeded_varmap(1);
+    let net =
+        ResNet::new(&ResNetConfig::torchvision(ResNetDepth::R18, 1, 2), None, vb).expect("resnet");
+    let mut optimizer = Optimizer::new(
+        OptimizerKind::adamw(),
+        trainable_params(&map, &[], &[]).expect("params"),
+        1e-4,
+    );
+    let x = Tensor::randn(0f32, 1.0, (32, 1, 64, 64), &Device::Cpu).expect("input");
+    let y = Tensor::from_vec(
+        (0..32u32).map(|i| i % 2).collect::<Vec<_>>(),
+        32,
+        &Device::Cpu,
+    )
+    .expect("labels");
+    let mut group = c.benchmark_group("cnn-train-step/resnet18-1x64x64");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(20));
+    group.throughput(Throughput::Elements(32));
+    group.bench_function("batch-32", |b| {
+        b.iter(|| {
+            let logits = net.forward_t(&x, true).expect("forward");
+            let loss = candle_nn::loss::cross_entropy(&logits, &y).expect("loss");
+            let grads = loss.backward().expect("backward");
+            optimizer.step(&grads, 1e-3, Some(5.0)).expect("step");
+        })
+    });
+    group.finish();
+}

@@ -1,0 +1,427 @@
+//! Lesion segmentation with the U-Net: full-slice inputs, training, predicted masks and the
+//! per-case quality figures of the segmentation studies.
+//!
+//! Principal types: [`SegmenterSpec`], [`SegSample`], [`fit_segmenter`], [`FittedSegmenter`],
+//! [`CaseSegmentation`]. Loss: binary cross-entropy on logits plus soft Dice (1 − 2Σpy/(Σp+Σy)),
+//! the usual nnU-Net-style compound loss (Isensee et al. 2021). Training runs on whole slices,
+//! so a fitted segmenter needs no reference mask at inference ("fully automated" pipeline:
+//! its [`Mask`] can feed the radiomics family). Quality control flags a case whose Dice with
+//! the reference is below a threshold or whose prediction is empty.
+
+use super::CnnError;
+use super::augment::Augment;
+use super::input::{Normalise, Sample, batch_tensor};
+use super::optim::{Optimizer, OptimizerKind, Schedule};
+use super::store::seeded_varmap;
+use super::train::{EpochRecord, LossCurve, check_finite, permutation, trainable_params};
+use super::unet::{UNet, UNetConfig};
+use crate::data::image::{Image, Mask};
+use crate::seed::SeededRng;
+use candle_core::{DType, Tensor};
+use candle_nn::VarMap;
+use rand::Rng;
+
+/// Segmenter settings.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SegmenterSpec {
+    /// Channels at full resolution.
+    pub base_width: usize,
+    /// Down-sampling steps (slice sides must be divisible by 2^levels).
+    pub levels: usize,
+    /// Intensity normalisation of each channel.
+    pub normalise: Normalise,
+    /// Passes over the training slices.
+    pub epochs: usize,
+    /// Slices per step.
+    pub batch_size: usize,
+    /// Base learning rate.
+    pub lr: f64,
+    /// Update rule.
+    pub optimizer: OptimizerKind,
+    /// Weight decay.
+    pub weight_decay: f64,
+    /// Learning rate over epochs.
+    pub schedule: Schedule,
+    /// Augmentation (flips and quarter turns move image and mask together).
+    pub augment: Augment,
+    /// Probability threshold of the predicted mask.
+    pub threshold: f64,
+    /// Cases with a Dice below this fail quality control.
+    pub qc_min_dice: f64,
+}
+
+impl Default for SegmenterSpec {
+    fn default() -> Self {
+        SegmenterSpec {
+            base_width: 8,
+            levels: 2,
+            normalise: Normalise::ZScore,
+            epochs: 10,
+            batch_size: 8,
+            lr: 3e-3,
+            optimizer: OptimizerKind::adamw(),
+            weight_decay: 1e-4,
+            schedule: Schedule::Cosine { min_factor: 0.1 },
+            augment: Augment::default(),
+            threshold: 0.5,
+            qc_min_dice: 0.5,
+        }
+    }
+}
+
+/// One training slice: image channels and the reference mask (0/1, `h·w` values).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SegSample {
+    /// Input, `[channels, h, w]`.
+    pub input: Sample,
+    /// Reference mask of the slice, row-major.
+    pub target: Vec<f32>,
+}
+
+/// Every axial slice of a case, normalised, as `[channels, ny, nx]` inputs (slice order).
+pub fn full_slices(
+    case: &str,
+    images: &[&Image],
+    normalise: Normalise,
+) -> Result<Vec<Sample>, CnnError> {
+    let first = images
+        .first()
+        .ok_or_else(|| CnnError::settings("input", format!("case {case:?}: no image")))?;
+    let grid = &first.grid;
+    let mut channels = Vec::with_capacity(images.len());
+    for (c, im) in images.iter().enumerate() {
+        if let Some(detail) = grid.mismatch(&im.grid, 1e-4) {
+            return Err(CnnError::GridMismatch {
+                case: case.into(),
+                what: format!("image channel {c}"),
+                detail,
+            });
+        }
+        let all = Mask {
+            grid: grid.clone(),
+            voxels: vec![1; grid.len()],
+        };
+        channels.push(super::input::normalised(im, &all, normalise));
+    }
+    let [nx, ny, nz] = grid.dims;
+    let plane = nx * ny;
+    Ok((0..nz)
+        .map(|k| {
+            let mut data = Vec::with_capacity(channels.len() * plane);
+            for ch in &channels {
+                data.extend_from_slice(&ch[k * plane..(k + 1) * plane]);
+            }
+            Sample {
+                case: case.to_string(),
+                slice: Some(k),
+                shape: vec![channels.len(), ny, nx],
+                data,
+            }
+        })
+        .collect())
+}
+
+/// Training slices of a case: every slice with its mask slice (any non-zero label = lesion).
+pub fn training_slices(
+    case: &str,
+    images: &[&Image],
+    mask: &Mask,
+    normalise: Normalise,
+) -> Result<Vec<SegSample>, CnnError> {
+    if let Some(im) = images.first()
+        && let Some(detail) = im.grid.mismatch(&mask.grid, 1e-4)
+    {
+        return Err(CnnError::GridMismatch {
+            case: case.into(),
+            what: "the mask".into(),
+            detail,
+        });
+    }
+    let plane = mask.grid.dims[0] * mask.grid.dims[1];
+    Ok(full_slices(case, images, normalise)?
+        .into_iter()
+        .enumerate()
+        .map(|(k, input)| SegSample {
+            input,
+            target: mask.voxels[k * plane..(k + 1) * plane]
+                .iter()
+                .map(|&v| f32::from(v != 0))
+                .collect(),
+        })
+        .collect())
+}
+
+/// BCE-with-logits plus soft-Dice loss of logits `[n, 1, h, w]` against targets of that shape.
+fn seg_loss(logits: &Tensor, target: &Tensor) -> Result<Tensor, CnnError> {
+    // max(x, 0) − x·y + log(1 + e^−|x|): stable for large |x|.
+    let bce = ((logits.relu()? - (logits * target)?)?
+        + ((logits.abs()?.neg()?.exp()? + 1.0)?.log()?))?
+    .mean_all()?;
+    let p = candle_nn::ops::sigmoid(logits)?;
+    let inter = (&p * target)?.sum_all()?;
+    let denom = ((p.sum_all()? + target.sum_all()?)? + 1.0)?;
+    let dice = ((inter * 2.0)? + 1.0)?.div(&denom)?;
+    Ok((bce + (1.0 - dice)?)?)
+}
+
+/// Trains a U-Net on `samples` (all of one shape), drawing everything from `rng`.
+pub fn fit_segmenter(
+    samples: &[SegSample],
+    spec: &SegmenterSpec,
+    rng: &mut SeededRng,
+) -> Result<FittedSegmenter, CnnError> {
+    if spec.batch_size < 2 || spec.epochs == 0 || !(spec.lr.is_finite() && spec.lr > 0.0) {
+        return Err(CnnError::settings(
+            "segmenter",
+            "epochs ≥ 1, batch_size ≥ 2 and lr > 0 are required",
+        ));
+    }
+    let first = samples
+        .first()
+        .ok_or_else(|| CnnError::settings("segmenter", "no training slices"))?;
+    let shape = first.input.shape.clone();
+    if shape.len() != 3 {
+        return Err(CnnError::Shape {
+            message: format!("segmenter inputs are [channels, h, w], got {shape:?}"),
+        });
+    }
+    for s in samples {
+        if s.input.shape != shape || s.target.len() != shape[1] * shape[2] {
+            return Err(CnnError::Shape {
+                message: format!(
+                    "case {:?} slice {:?} does not match shape {shape:?}",
+                    s.input.case, s.input.slice
+                ),
+            });
+        }
+    }
+    let inputs: Vec<Sample> = samples.iter().map(|s| s.input.clone()).collect();
+    check_finite(&inputs)?;
+    let cfg = UNetConfig {
+        in_channels: shape[0],
+        num_classes: 1,
+        base_width: spec.base_width,
+        levels: spec.levels,
+    };
+    let (varmap, vb) = seeded_varmap(rng.next_u64());
+    let mut net = UNet::new(&cfg, vb)?;
+    let mut optimizer = Optimizer::new(
+        spec.optimizer,
+        trainable_params(&varmap, &[], &[])?,
+        spec.weight_decay,
+    );
+    let geometric = Augment {
+        flips: spec.augment.flips,
+        rot90: spec.augment.rot90,
+        ..Augment::default()
+    };
+    let intensity = Augment {
+        flips: false,
+        rot90: false,
+        ..spec.augment
+    };
+    let (h, w) = (shape[1], shape[2]);
+    let mut curve = LossCurve::default();
+    for epoch in 0..spec.epochs {
+        let lr = spec.schedule.lr_at(spec.lr, epoch, spec.epochs);
+        let (mut loss_sum, mut batches, mut max_norm) = (0.0, 0usize, 0.0f64);
+        for (b, chunk) in permutation(samples.len(), rng)
+            .chunks(spec.batch_size)
+            .enumerate()
+        {
+            if chunk.len() < 2 {
+                continue;
+            }
+            let mut xs = Vec::with_capacity(chunk.len());
+            let mut ys = Vec::with_capacity(chunk.len() * h * w);
+            for &i in chunk {
+                // The mask rides along as an extra channel so that flips and turns match.
+                let s = &samples[i];
+                let mut both = s.input.clone();
+                both.data.extend_from_slice(&s.target);
+                both.shape[0] += 1;
+                let moved = geometric.apply(&both, rng);
+                let split = moved.data.len() - h * w;
+                ys.extend_from_slice(&moved.data[split..]);
+                let mut image = s.input.clone();
+                image.data = moved.data[..split].to_vec();
+                xs.push(intensity.apply(&image, rng));
+            }
+            let x = batch_tensor(&xs.iter().collect::<Vec<_>>())?;
+            let y = Tensor::from_vec(ys, (chunk.len(), 1, h, w), x.device())?;
+            let loss = seg_loss(&net.forward_t(&x, true)?, &y)?;
+            let value = loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+            if !value.is_finite() {
+                return Err(CnnError::NonFiniteLoss {
+                    epoch: epoch + 1,
+                    batch: b + 1,
+                    loss: value,
+                });
+            }
+            let grads = loss.backward()?;
+            let norm = optimizer.grad_norm(&grads)?;
+            if !norm.is_finite() {
+                return Err(CnnError::NonFiniteGradient {
+                    epoch: epoch + 1,
+                    batch: b + 1,
+                    norm,
+                });
+            }
+            optimizer.step_with_norm(&grads, lr, Some(5.0), norm)?;
+            loss_sum += value;
+            batches += 1;
+            max_norm = max_norm.max(norm);
+        }
+        curve.epochs.push(EpochRecord {
+            epoch: epoch + 1,
+            lr,
+            train_loss: if batches > 0 {
+                loss_sum / batches as f64
+            } else {
+                f64::NAN
+            },
+            max_grad_norm: max_norm,
+            val_loss: None,
+            val_auc: None,
+        });
+    }
+    curve.best_epoch = curve.epochs.len();
+    // Folding makes detached copies; the store keeps the trained (unfolded) weights.
+    net.fold_batch_norm()?;
+    Ok(FittedSegmenter {
+        net,
+        varmap,
+        spec: spec.clone(),
+        input_shape: shape,
+        curve,
+    })
+}
+
+/// A trained segmenter.
+pub struct FittedSegmenter {
+    net: UNet,
+    varmap: VarMap,
+    spec: SegmenterSpec,
+    input_shape: Vec<usize>,
+    curve: LossCurve,
+}
+
+impl FittedSegmenter {
+    /// Lesion probability per pixel for each input slice.
+    pub fn predict_proba(&self, inputs: &[Sample]) -> Result<Vec<Vec<f32>>, CnnError> {
+        if let Some(s) = inputs.iter().find(|s| s.shape != self.input_shape) {
+            return Err(CnnError::Shape {
+                message: format!(
+                    "case {:?}: input shape {:?}, trained on {:?}",
+                    s.case, s.shape, self.input_shape
+                ),
+            });
+        }
+        check_finite(inputs)?;
+        let refs: Vec<&Sample> = inputs.iter().collect();
+        let mut out = Vec::with_capacity(inputs.len());
+        for chunk in refs.chunks(16) {
+            let p = candle_nn::ops::sigmoid(&self.net.forward_t(&batch_tensor(chunk)?, false)?)?;
+            out.extend(p.flatten_from(1)?.to_vec2::<f32>()?);
+        }
+        Ok(out)
+    }
+
+    /// The predicted lesion mask of a case (label 1) on the grid of its images.
+    pub fn predict_mask(&self, case: &str, images: &[&Image]) -> Result<Mask, CnnError> {
+        let first = images
+            .first()
+            .ok_or_else(|| CnnError::settings("input", format!("case {case:?}: no image")))?;
+        let slices = full_slices(case, images, self.spec.normalise)?;
+        let mut voxels = Vec::with_capacity(first.grid.len());
+        for p in self.predict_proba(&slices)? {
+            voxels.extend(
+                p.iter()
+                    .map(|&v| u8::from(f64::from(v) >= self.spec.threshold)),
+            );
+        }
+        Ok(Mask {
+            grid: first.grid.clone(),
+            voxels,
+        })
+    }
+
+    /// The loss curve.
+    pub fn curve(&self) -> &LossCurve {
+        &self.curve
+    }
+
+    /// SHA-256 over the weights.
+    pub fn fingerprint(&self) -> Result<String, CnnError> {
+        super::store::fingerprint(&self.varmap)
+    }
+
+    /// Quality figures of a predicted mask against the reference.
+    pub fn evaluate(&self, case: &str, predicted: &Mask, reference: &Mask) -> CaseSegmentation {
+        let dice = dice(&predicted.voxels, &reference.voxels);
+        let ml = |m: &Mask| {
+            m.voxels.iter().filter(|&&v| v != 0).count() as f64 * m.grid.voxel_volume_mm3() / 1000.0
+        };
+        let empty = predicted.voxels.iter().all(|&v| v == 0);
+        CaseSegmentation {
+            case: case.to_string(),
+            dice,
+            predicted_ml: ml(predicted),
+            reference_ml: ml(reference),
+            qc_fail: empty || dice < self.spec.qc_min_dice,
+        }
+    }
+}
+
+/// Dice overlap of two masks (non-zero = lesion); 1 when both are empty.
+pub fn dice(a: &[u8], b: &[u8]) -> f64 {
+    let (mut inter, mut na, mut nb) = (0usize, 0usize, 0usize);
+    for (&x, &y) in a.iter().zip(b) {
+        let (x, y) = (x != 0, y != 0);
+        inter += usize::from(x && y);
+        na += usize::from(x);
+        nb += usize::from(y);
+    }
+    if na + nb == 0 {
+        1.0
+    } else {
+        2.0 * inter as f64 / (na + nb) as f64
+    }
+}
+
+/// Segmentation quality of one case.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CaseSegmentation {
+    /// Case id.
+    pub case: String,
+    /// Dice with the reference mask.
+    pub dice: f64,
+    /// Predicted lesion volume (mL).
+    pub predicted_ml: f64,
+    /// Reference lesion volume (mL).
+    pub reference_ml: f64,
+    /// Dice below the threshold or an empty prediction.
+    pub qc_fail: bool,
+}
+
+/// Fraction of cases failing quality control (0 for no cases).
+pub fn qc_failure_rate(cases: &[CaseSegmentation]) -> f64 {
+    if cases.is_empty() {
+        return 0.0;
+    }
+    cases.iter().filter(|c| c.qc_fail).count() as f64 / cases.len() as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dice_edge_cases() {
+        assert_eq!(dice(&[0, 0], &[0, 0]), 1.0);
+        assert_eq!(dice(&[1, 0], &[0, 1]), 0.0);
+        assert!((dice(&[1, 1, 0], &[1, 0, 0]) - 2.0 / 3.0).abs() < 1e-12);
+        assert_eq!(qc_failure_rate(&[]), 0.0);
+    }
+}

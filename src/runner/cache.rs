@@ -1,0 +1,73 @@
+//! Finished cells on disk, so an interrupted run resumes where it stopped.
+//!
+//! Each cell's test predictions are written atomically to
+//! `<cache>/cells/<slice>/<cell key>.json`, where the slice hashes what the model's cells depend
+//! on (seed, label, features, split, model settings, cohort fingerprint, radbench version); a
+//! later run with the same slice reads
+//! them back instead of refitting. A file that does not parse or does not match the cell's test
+//! cases is ignored and the cell recomputed.
+
+use crate::report::{ReportError, write_atomic};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The stored outcome of one cell.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CellResult {
+    /// Test case ids, in cohort order.
+    pub case_ids: Vec<String>,
+    /// Predicted probability for each test case.
+    pub probabilities: Vec<f64>,
+}
+
+/// Where one experiment version keeps its finished cells.
+#[derive(Debug, Clone)]
+pub struct CellCache {
+    dir: PathBuf,
+}
+
+impl CellCache {
+    /// The cache of model slice `slice` under `root`.
+    pub fn new(root: &Path, slice: &str) -> CellCache {
+        CellCache {
+            dir: root.join("cells").join(slice),
+        }
+    }
+
+    fn path(&self, key: &str) -> PathBuf {
+        self.dir.join(format!("{key}.json"))
+    }
+
+    /// A finished cell, if stored and consistent with `case_ids`.
+    pub fn load(&self, key: &str, case_ids: &[String]) -> Option<CellResult> {
+        let bytes = std::fs::read(self.path(key)).ok()?;
+        let r: CellResult = serde_json::from_slice(&bytes).ok()?;
+        (r.case_ids == case_ids && r.probabilities.len() == case_ids.len()).then_some(r)
+    }
+
+    /// Stores a finished cell atomically.
+    pub fn store(&self, key: &str, result: &CellResult) -> Result<(), ReportError> {
+        let bytes = serde_json::to_vec(result).unwrap_or_default();
+        write_atomic(&self.path(key), &bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_mismatch_is_a_miss() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = CellCache::new(dir.path(), "v1");
+        let ids = vec!["a".to_string(), "b".to_string()];
+        let r = CellResult {
+            case_ids: ids.clone(),
+            probabilities: vec![0.25, 0.1 + 0.2],
+        };
+        cache.store("m__r0__f0", &r).unwrap();
+        assert_eq!(cache.load("m__r0__f0", &ids), Some(r));
+        assert_eq!(cache.load("m__r0__f0", &ids[..1]), None);
+        assert_eq!(cache.load("other", &ids), None);
+    }
+}

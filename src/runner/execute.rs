@@ -1,0 +1,278 @@
+//! Running one experiment end to end.
+
+use super::RunnerError;
+use super::cache::{CellCache, CellResult};
+use super::evaluate::evaluate;
+use super::features::extract_features;
+use super::plan::Cell;
+use super::prepare::{Prepared, prepare};
+use super::progress::progress_bar;
+use super::shard::Shard;
+use crate::Error;
+use crate::data::split::Folds;
+use crate::features::FeatureTable;
+use crate::models::{self, TrainingData};
+use crate::report::{self, Report};
+use crate::spec::Experiment;
+use ndarray::Axis;
+use rayon::prelude::*;
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// Which cells a run computes and whether it writes the report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Compute (or reuse) every cell and write the report.
+    Full,
+    /// Compute this shard's cells into the cache; write no report.
+    Shard(Shard),
+    /// Compute nothing: read every cell from the cache and write the report. Missing cells are
+    /// an error unless `allow_partial`, which writes a report marked partial.
+    Merge {
+        /// Write a partial report when cells are missing.
+        allow_partial: bool,
+    },
+}
+
+/// What to run and where to write.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The experiment file.
+    pub experiment: PathBuf,
+    /// Root of the reports (default `reports/`); the report goes to `<out>/<name>/<version>/`.
+    pub out: PathBuf,
+    /// Cache of finished cells and synthetic cohorts (default `<out>/.cache`); shared by the
+    /// shards of a cluster run.
+    pub cache: Option<PathBuf>,
+    /// Show a progress bar on stderr (only when it is a terminal).
+    pub progress: bool,
+    /// Which cells to run.
+    pub mode: Mode,
+}
+
+/// What a run produced.
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    /// The report folder and report (none for a shard run).
+    pub report: Option<(PathBuf, Report)>,
+    /// Cells this run was responsible for.
+    pub cells_planned: usize,
+    /// Cells computed in this run.
+    pub cells_computed: usize,
+    /// Cells reused from the cache.
+    pub cells_reused: usize,
+    /// Cells missing from the cache (merge with `allow_partial` only).
+    pub cells_missing: Vec<String>,
+}
+
+/// Runs an experiment and writes its report.
+pub fn run(opts: &RunOptions) -> Result<RunOutcome, Error> {
+    let started = Instant::now();
+    let cache_root = opts
+        .cache
+        .clone()
+        .unwrap_or_else(|| opts.out.join(".cache"));
+    let prepared = prepare(&opts.experiment, &cache_root)?;
+    let Prepared {
+        exp,
+        cohort,
+        labels,
+        folds,
+        models: built,
+        cells,
+        caches,
+        fingerprint,
+        version,
+    } = &prepared;
+    let opened = started.elapsed();
+    let table = extract_features(exp, cohort, &cache_root, opts.progress)?;
+    let extracted = started.elapsed();
+    let report_dir = opts.out.join(&exp.name).join(version);
+
+    // Which cells this run is responsible for.
+    let mine: Vec<bool> = match opts.mode {
+        Mode::Shard(shard) => prepared
+            .shard_assignment(shard.count)
+            .into_iter()
+            .map(|s| s == shard.index)
+            .collect(),
+        _ => vec![true; cells.len()],
+    };
+    let compute = !matches!(opts.mode, Mode::Merge { .. });
+    let bar = progress_bar(
+        opts.progress,
+        mine.iter().filter(|&&m| m).count() as u64,
+        "cells",
+    );
+    let results: Vec<Option<(CellResult, bool)>> = cells
+        .par_iter()
+        .zip(&mine)
+        .map(|(cell, &mine)| {
+            if !mine {
+                return Ok(None);
+            }
+            let cache = &caches[cell.model_index];
+            let r = if compute {
+                run_cell(cell, exp, built, folds, &table, labels, cache).map(Some)
+            } else {
+                Ok(cached_cell(cell, folds, &table, cache).map(|r| (r, true)))
+            };
+            bar.inc(1);
+            r
+        })
+        .collect::<Result<_, Error>>()?;
+    bar.finish_and_clear();
+    let cells_planned = mine.iter().filter(|&&m| m).count();
+    let cells_reused = results
+        .iter()
+        .flatten()
+        .filter(|(_, reused)| *reused)
+        .count();
+    let cells_computed = results.iter().flatten().count() - cells_reused;
+    let fitted = started.elapsed();
+    if let Mode::Shard(_) = opts.mode {
+        return Ok(RunOutcome {
+            report: None,
+            cells_planned,
+            cells_computed,
+            cells_reused,
+            cells_missing: Vec::new(),
+        });
+    }
+    let missing: Vec<String> = cells
+        .iter()
+        .zip(&results)
+        .filter(|(_, r)| r.is_none())
+        .map(|(c, _)| c.key())
+        .collect();
+    if !missing.is_empty()
+        && opts.mode
+            != (Mode::Merge {
+                allow_partial: true,
+            })
+    {
+        let shown: Vec<&str> = missing.iter().take(8).map(String::as_str).collect();
+        return Err(RunnerError::MissingCells {
+            count: missing.len(),
+            total: cells.len(),
+            examples: shown.join(", "),
+        }
+        .into());
+    }
+
+    let partial = (!missing.is_empty()).then(|| missing.clone());
+    let (report, rows) = evaluate(
+        exp,
+        cohort,
+        &table,
+        labels,
+        folds,
+        cells,
+        &results,
+        version.clone(),
+        fingerprint.clone(),
+        partial,
+    )?;
+    let figures = report::draw_figures(&report)?;
+    let json = report::render_json(&report);
+    let md = report::markdown::render_markdown(&report);
+    let html = report::html::render_html(&report, &figures);
+    let csv = report::render_predictions_csv(&rows);
+    let run_json = serde_json::json!({
+        "host": host_name(),
+        "threads": rayon::current_num_threads(),
+        "cells_computed": cells_computed,
+        "cells_reused": cells_reused,
+        "seconds": {
+            "open_cohort": opened.as_secs_f64(),
+            "extract_features": (extracted - opened).as_secs_f64(),
+            "fit_cells": (fitted - extracted).as_secs_f64(),
+            "total": started.elapsed().as_secs_f64(),
+        },
+    });
+    let run_json = format!(
+        "{}\n",
+        serde_json::to_string_pretty(&run_json).unwrap_or_default()
+    );
+    report::write_report_files(
+        &report_dir,
+        &[
+            ("report.json", json.as_bytes()),
+            ("report.md", md.as_bytes()),
+            ("report.html", html.as_bytes()),
+            ("predictions.csv", csv.as_bytes()),
+            ("run.json", run_json.as_bytes()),
+        ],
+    )?;
+    for (name, svg) in &figures {
+        report::write_atomic(&report_dir.join("figures").join(name), svg.as_bytes())?;
+    }
+    Ok(RunOutcome {
+        report: Some((report_dir, report)),
+        cells_planned,
+        cells_computed,
+        cells_reused,
+        cells_missing: missing,
+    })
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .map(|s| s.trim().to_string())
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// The cell's stored result, if its cache holds one for the cell's test cases.
+fn cached_cell(
+    cell: &Cell,
+    folds: &[Folds],
+    table: &FeatureTable,
+    cache: &CellCache,
+) -> Option<CellResult> {
+    let test = folds[cell.repeat].test_indices(cell.fold);
+    let test_ids: Vec<String> = test.iter().map(|&i| table.case_ids[i].clone()).collect();
+    cache.load(&cell.key(), &test_ids)
+}
+
+/// Fits one cell (or reads it from the cache); the flag says whether it was reused.
+fn run_cell(
+    cell: &Cell,
+    exp: &Experiment,
+    built: &[Box<dyn models::Model>],
+    folds: &[Folds],
+    table: &FeatureTable,
+    labels: &[bool],
+    cache: &CellCache,
+) -> Result<(CellResult, bool), Error> {
+    if let Some(done) = cached_cell(cell, folds, table, cache) {
+        return Ok((done, true));
+    }
+    let split = &folds[cell.repeat];
+    let test = split.test_indices(cell.fold);
+    let test_ids: Vec<String> = test.iter().map(|&i| table.case_ids[i].clone()).collect();
+    let train = split.train_indices(cell.fold);
+    let x_train = table.values.select(Axis(0), &train);
+    let y_train: Vec<bool> = train.iter().map(|&i| labels[i]).collect();
+    let data = TrainingData {
+        features: x_train.view(),
+        feature_names: &table.names,
+        labels: &y_train,
+    };
+    let cell_error = |source| RunnerError::Cell {
+        cell: cell.key(),
+        source,
+    };
+    let mut rng = cell.rng(exp.seed);
+    let fitted = built[cell.model_index]
+        .fit(&data, &mut rng)
+        .map_err(cell_error)?;
+    let x_test = table.values.select(Axis(0), &test);
+    let probabilities = fitted.predict_proba(x_test.view()).map_err(cell_error)?;
+    let result = CellResult {
+        case_ids: test_ids,
+        probabilities,
+    };
+    cache.store(&cell.key(), &result)?;
+    Ok((result, false))
+}

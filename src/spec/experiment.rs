@@ -1,0 +1,366 @@
+//! The validated experiment: what the runner executes.
+
+use super::raw::{RawDca, RawExperiment, RawPublished};
+use super::{SpecError, line_of, line_of_key};
+use crate::features::FeatureSettings;
+use crate::models;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// How cases are split into training and test folds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SplitKind {
+    /// Stratified by label, grouped by patient, shuffled with a seed.
+    StratifiedKfold,
+}
+
+/// The split of an experiment.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SplitSpec {
+    /// The kind of split.
+    pub kind: SplitKind,
+    /// Number of folds.
+    pub folds: usize,
+    /// Number of repeats.
+    pub repeats: usize,
+}
+
+/// One `[[model]]` entry: its id, kind and the kind's own settings (already checked by the kind).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelEntry {
+    /// Unique id within the experiment (names rows of the report).
+    pub id: String,
+    /// The model kind (a name in [`crate::models::MODEL_KINDS`]).
+    pub kind: String,
+    /// The kind's settings, as written (without `id` and `kind`).
+    pub settings: toml::Table,
+}
+
+/// A validated experiment. Serialising it gives the canonical form hashed into the report
+/// version (paths appear as written, so moving a checkout does not change the version).
+#[derive(Debug, Clone, Serialize)]
+pub struct Experiment {
+    /// Experiment name (report folder name).
+    pub name: String,
+    /// Experiment seed.
+    pub seed: u64,
+    /// Free text.
+    pub description: Option<String>,
+    /// The manifest path as written in the file.
+    pub manifest: String,
+    /// The manifest path resolved against the experiment file's folder.
+    #[serde(skip)]
+    pub manifest_path: PathBuf,
+    /// The label name.
+    pub label: String,
+    /// The label value that counts as positive.
+    pub positive: i64,
+    /// Feature classes to extract.
+    pub feature_classes: Vec<String>,
+    /// Discretisation bin width.
+    pub bin_width: f64,
+    /// Mask label of the region of interest.
+    pub mask_label: u8,
+    /// The split.
+    pub split: SplitSpec,
+    /// Models, in file order.
+    pub models: Vec<ModelEntry>,
+    /// Confidence level of every interval.
+    pub ci_level: f64,
+    /// Pairs of model ids to compare (paired DeLong).
+    pub compare: Vec<[String; 2]>,
+    /// Decision-curve thresholds.
+    pub dca: RawDca,
+    /// The decision-curve threshold grid, expanded.
+    #[serde(skip)]
+    pub dca_thresholds: Vec<f64>,
+    /// The paper's numbers.
+    pub published: Option<RawPublished>,
+}
+
+impl Experiment {
+    /// Reads and validates an experiment file.
+    pub fn load(path: &Path) -> Result<Experiment, SpecError> {
+        let source = std::fs::read_to_string(path).map_err(|source| SpecError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Experiment::parse(&source, path)
+    }
+
+    /// Validates experiment text; `path` names the file in errors and anchors relative paths.
+    pub fn parse(source: &str, path: &Path) -> Result<Experiment, SpecError> {
+        let invalid = |line: usize, message: String| SpecError::Invalid {
+            path: path.to_path_buf(),
+            line,
+            message,
+        };
+        let raw: RawExperiment = toml::from_str(source).map_err(|e| {
+            let line = e.span().map(|s| line_of(source, s.start)).unwrap_or(0);
+            invalid(line, e.message().trim().to_string())
+        })?;
+
+        let name = raw.experiment.name.get_ref().clone();
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(invalid(
+                line_of(source, raw.experiment.name.span().start),
+                format!("key `name`: {name:?} must be letters, digits, '-' or '_'"),
+            ));
+        }
+
+        let classes = raw.features.classes.get_ref().clone();
+        for class in &classes {
+            if let Err(e) = crate::features::family_by_name(class) {
+                return Err(invalid(
+                    line_of(source, raw.features.classes.span().start),
+                    format!("key `features.classes`: {e}"),
+                ));
+            }
+        }
+        let bin_width = *raw.features.bin_width.get_ref();
+        if !(bin_width.is_finite() && bin_width > 0.0) {
+            return Err(invalid(
+                line_of(source, raw.features.bin_width.span().start),
+                "key `features.bin_width` must be a positive number".into(),
+            ));
+        }
+
+        let kind = match raw.split.kind.get_ref().as_str() {
+            "stratified-kfold" => SplitKind::StratifiedKfold,
+            other => {
+                return Err(invalid(
+                    line_of(source, raw.split.kind.span().start),
+                    format!(
+                        "key `split.kind`: unknown split {other:?}, expected one of `stratified-kfold`"
+                    ),
+                ));
+            }
+        };
+        let folds = *raw.split.folds.get_ref();
+        if folds < 2 {
+            return Err(invalid(
+                line_of(source, raw.split.folds.span().start),
+                format!("key `split.folds`: {folds} folds; at least 2 are needed"),
+            ));
+        }
+        let repeats = *raw.split.repeats.get_ref();
+        if repeats < 1 {
+            return Err(invalid(
+                line_of(source, raw.split.repeats.span().start),
+                "key `split.repeats` must be at least 1".into(),
+            ));
+        }
+
+        if raw.model.is_empty() {
+            return Err(invalid(
+                0,
+                "no `[[model]]` table: at least one model is needed".into(),
+            ));
+        }
+        let mut models: Vec<ModelEntry> = Vec::new();
+        for spanned in &raw.model {
+            let span = spanned.span();
+            let mut table = spanned.get_ref().clone();
+            let take_string = |table: &mut toml::Table, key: &str| -> Result<String, SpecError> {
+                match table.remove(key) {
+                    Some(toml::Value::String(s)) => Ok(s),
+                    Some(_) => Err(invalid(
+                        line_of_key(source, span.clone(), key),
+                        format!("key `model.{key}` must be a string"),
+                    )),
+                    None => Err(invalid(
+                        line_of(source, span.start),
+                        format!("a `[[model]]` table misses the key `{key}`"),
+                    )),
+                }
+            };
+            let id = take_string(&mut table, "id")?;
+            let kind = take_string(&mut table, "kind")?;
+            if models.iter().any(|m| m.id == id) {
+                return Err(invalid(
+                    line_of_key(source, span.clone(), "id"),
+                    format!("key `model.id`: {id:?} is used twice"),
+                ));
+            }
+            models::check_settings(&kind, &table).map_err(|e| {
+                let line = e
+                    .key()
+                    .map(|k| line_of_key(source, span.clone(), k))
+                    .unwrap_or_else(|| line_of_key(source, span.clone(), "kind"));
+                invalid(line, format!("model {id:?}: {e}"))
+            })?;
+            models.push(ModelEntry {
+                id,
+                kind,
+                settings: table,
+            });
+        }
+
+        let ci_level = *raw.evaluation.ci_level.get_ref();
+        if !(ci_level > 0.0 && ci_level < 1.0) {
+            return Err(invalid(
+                line_of(source, raw.evaluation.ci_level.span().start),
+                format!("key `evaluation.ci_level`: {ci_level} is not in (0, 1)"),
+            ));
+        }
+        let compare = raw.evaluation.compare.get_ref().clone();
+        for pair in &compare {
+            for id in pair {
+                if !models.iter().any(|m| &m.id == id) {
+                    return Err(invalid(
+                        line_of(source, raw.evaluation.compare.span().start),
+                        format!("key `evaluation.compare`: no model with id {id:?}"),
+                    ));
+                }
+            }
+        }
+
+        let dca = *raw.evaluation.dca.get_ref();
+        let dca_thresholds =
+            crate::eval::dca::threshold_grid(dca.from, dca.to, dca.step).map_err(|e| {
+                invalid(
+                    line_of(source, raw.evaluation.dca.span().start),
+                    format!("key `evaluation.dca`: {e}"),
+                )
+            })?;
+
+        let base = path.parent().unwrap_or(Path::new("."));
+        Ok(Experiment {
+            name,
+            seed: raw.experiment.seed,
+            description: raw.experiment.description,
+            manifest_path: base.join(&raw.data.manifest),
+            manifest: raw.data.manifest,
+            label: raw.data.label,
+            positive: raw.data.positive,
+            feature_classes: classes,
+            bin_width,
+            mask_label: raw.features.label,
+            split: SplitSpec {
+                kind,
+                folds,
+                repeats,
+            },
+            models,
+            ci_level,
+            compare,
+            dca,
+            dca_thresholds,
+            published: raw.published,
+        })
+    }
+
+    /// Feature extraction settings of this experiment.
+    pub fn feature_settings(&self) -> FeatureSettings {
+        FeatureSettings {
+            bin_width: self.bin_width,
+            label: self.mask_label,
+            ..FeatureSettings::default()
+        }
+    }
+
+    /// The canonical JSON of the experiment (stable key order), hashed into the report version.
+    pub fn canonical_json(&self) -> String {
+        // Serialising plain structs and BTreeMap-backed tables cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[experiment]
+name = "quick"
+seed = 7
+
+[data]
+manifest = "../data-manifests/x.toml"
+label = "lesion"
+
+[split]
+kind = "stratified-kfold"
+folds = 5
+
+[[model]]
+id = "radiomics"
+kind = "logistic"
+alpha = 1.0
+"#;
+
+    fn parse(src: &str) -> Result<Experiment, SpecError> {
+        Experiment::parse(src, Path::new("experiments/q.toml"))
+    }
+
+    #[test]
+    fn good_file_resolves_paths_relative_to_itself() {
+        let e = parse(GOOD).unwrap();
+        assert_eq!(
+            e.manifest_path,
+            Path::new("experiments/../data-manifests/x.toml")
+        );
+        assert_eq!(e.models.len(), 1);
+        assert_eq!(e.split.folds, 5);
+        assert_eq!(e.positive, 1);
+    }
+
+    #[test]
+    fn unknown_key_names_key_line_and_valid_keys() {
+        let src = GOOD.replace("folds = 5", "folds = 5\nfolsd = 3");
+        let msg = parse(&src).unwrap_err().to_string();
+        assert!(msg.starts_with("experiments/q.toml:13:"), "{msg}");
+        assert!(msg.contains("folsd") && msg.contains("repeats"), "{msg}");
+    }
+
+    #[test]
+    fn unknown_model_setting_names_its_line() {
+        let src = GOOD.replace("alpha = 1.0", "alpha = 1.0\nalhpa = 2.0");
+        let msg = parse(&src).unwrap_err().to_string();
+        assert!(msg.starts_with("experiments/q.toml:18:"), "{msg}");
+        assert!(msg.contains("alhpa"), "{msg}");
+    }
+
+    #[test]
+    fn wrong_type_and_missing_key_are_errors() {
+        let msg = parse(&GOOD.replace("seed = 7", "seed = \"x\""))
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains(":4:"), "{msg}");
+        let msg = parse(&GOOD.replace("label = \"lesion\"", ""))
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("label"), "{msg}");
+    }
+
+    #[test]
+    fn unknown_model_kind_lists_kinds() {
+        let msg = parse(&GOOD.replace("kind = \"logistic\"", "kind = \"svmm\""))
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("svmm") && msg.contains("logistic"), "{msg}");
+        assert!(msg.contains(":16:"), "{msg}");
+    }
+
+    #[test]
+    fn semantic_checks() {
+        assert!(parse(&GOOD.replace("folds = 5", "folds = 1")).is_err());
+        let dup = format!("{GOOD}\n[[model]]\nid = \"radiomics\"\nkind = \"logistic\"\n");
+        assert!(parse(&dup).unwrap_err().to_string().contains("twice"));
+        let cmp = format!("{GOOD}\n[evaluation]\ncompare = [[\"radiomics\", \"nope\"]]\n");
+        assert!(parse(&cmp).unwrap_err().to_string().contains("nope"));
+    }
+
+    #[test]
+    fn canonical_json_is_stable() {
+        assert_eq!(
+            parse(GOOD).unwrap().canonical_json(),
+            parse(GOOD).unwrap().canonical_json()
+        );
+    }
+}

@@ -1,0 +1,191 @@
+//! The experiment file as written: serde types that mirror the TOML one to one.
+//!
+//! Every table denies unknown keys, so a typo is an error that names the key, its line and the
+//! valid keys. Model tables are kept as raw TOML tables with their span, because each model kind
+//! parses its own settings (see [`crate::models`]).
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use toml::Spanned;
+
+/// The whole experiment file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawExperiment {
+    /// `[experiment]`: name and seed.
+    pub experiment: RawHeader,
+    /// `[data]`: the cohort and the label.
+    pub data: RawData,
+    /// `[features]`: radiomics extraction settings.
+    #[serde(default)]
+    pub features: RawFeatures,
+    /// `[split]`: how cases are split into training and test folds.
+    pub split: RawSplit,
+    /// `[[model]]`: the models to compare (at least one).
+    #[serde(default)]
+    pub model: Vec<Spanned<toml::Table>>,
+    /// `[evaluation]`: statistics settings.
+    #[serde(default)]
+    pub evaluation: RawEvaluation,
+    /// `[published]`: the paper's numbers, shown beside the reproduced ones.
+    #[serde(default)]
+    pub published: Option<RawPublished>,
+}
+
+/// `[experiment]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHeader {
+    /// Experiment name: letters, digits, `-` and `_` (it names the report folder).
+    pub name: Spanned<String>,
+    /// The experiment seed from which every random stream is derived.
+    pub seed: u64,
+    /// Free text.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// `[data]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawData {
+    /// Path of the cohort manifest, relative to the experiment file.
+    pub manifest: String,
+    /// Name of the label (a key of each case's `labels`).
+    pub label: String,
+    /// The label value that counts as positive (default 1).
+    #[serde(default = "default_positive")]
+    pub positive: i64,
+}
+
+fn default_positive() -> i64 {
+    1
+}
+
+/// `[features]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFeatures {
+    /// Feature classes to extract, pyradiomics names (default firstorder and shape).
+    #[serde(default = "default_classes_spanned")]
+    pub classes: Spanned<Vec<String>>,
+    /// Fixed bin width for discretisation (pyradiomics `binWidth`, default 25).
+    #[serde(default = "default_bin_width")]
+    pub bin_width: Spanned<f64>,
+    /// Mask label of the region of interest (default 1).
+    #[serde(default = "default_label")]
+    pub label: u8,
+}
+
+impl Default for RawFeatures {
+    fn default() -> Self {
+        RawFeatures {
+            classes: default_classes_spanned(),
+            bin_width: default_bin_width(),
+            label: default_label(),
+        }
+    }
+}
+
+fn default_classes_spanned() -> Spanned<Vec<String>> {
+    Spanned::new(0..0, default_classes())
+}
+fn default_classes() -> Vec<String> {
+    vec!["firstorder".into(), "shape".into()]
+}
+fn default_bin_width() -> Spanned<f64> {
+    Spanned::new(0..0, 25.0)
+}
+fn default_label() -> u8 {
+    1
+}
+
+/// `[split]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSplit {
+    /// `stratified-kfold` (more kinds in later versions).
+    pub kind: Spanned<String>,
+    /// Number of folds (≥ 2).
+    #[serde(default = "default_folds")]
+    pub folds: Spanned<usize>,
+    /// Number of repeats of the whole k-fold split with different shuffles (≥ 1).
+    #[serde(default = "default_repeats")]
+    pub repeats: Spanned<usize>,
+}
+
+fn default_folds() -> Spanned<usize> {
+    Spanned::new(0..0, 5)
+}
+fn default_repeats() -> Spanned<usize> {
+    Spanned::new(0..0, 1)
+}
+
+/// `[evaluation]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEvaluation {
+    /// Confidence level of every interval (default 0.95).
+    #[serde(default = "default_level_spanned")]
+    pub ci_level: Spanned<f64>,
+    /// Pairs of model ids to compare with a paired DeLong test.
+    #[serde(default = "default_compare")]
+    pub compare: Spanned<Vec<[String; 2]>>,
+    /// Threshold grid of the decision curves.
+    #[serde(default = "default_dca")]
+    pub dca: Spanned<RawDca>,
+}
+
+/// `[evaluation] dca = { from, to, step }`: threshold probabilities of the decision curves.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawDca {
+    /// First threshold (default 0.01).
+    pub from: f64,
+    /// Last threshold (default 0.99).
+    pub to: f64,
+    /// Step (default 0.01).
+    pub step: f64,
+}
+
+fn default_dca() -> Spanned<RawDca> {
+    Spanned::new(
+        0..0,
+        RawDca {
+            from: 0.01,
+            to: 0.99,
+            step: 0.01,
+        },
+    )
+}
+
+impl Default for RawEvaluation {
+    fn default() -> Self {
+        RawEvaluation {
+            ci_level: default_level_spanned(),
+            compare: default_compare(),
+            dca: default_dca(),
+        }
+    }
+}
+
+fn default_level_spanned() -> Spanned<f64> {
+    Spanned::new(0..0, default_level())
+}
+fn default_compare() -> Spanned<Vec<[String; 2]>> {
+    Spanned::new(0..0, Vec::new())
+}
+fn default_level() -> f64 {
+    0.95
+}
+
+/// `[published]`: a paper's reported numbers, keyed by model id.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawPublished {
+    /// Citation (DOI or reference).
+    pub source: String,
+    /// Reported AUC per model id.
+    #[serde(default)]
+    pub auc: BTreeMap<String, f64>,
+}

@@ -2,6 +2,7 @@
 //! [`main`]; every error becomes one line on stderr and exit code 2.
 
 mod cluster;
+pub mod extract;
 pub mod stats;
 
 use crate::Error;

@@ -310,3 +310,38 @@ fn shape_matches_baseline() {
 fn shape2d_matches_baseline() {
     run_class("shape2D");
 }
+
+/// `radbench extract` on brain1 with the baseline's parameter file: a flat JSON object whose
+/// feature values equal the baseline's.
+#[test]
+fn extract_command_json_matches_baseline() {
+    use radbench::cli::extract::{ExtractArgs, ExtractFormat, render};
+    let Some(shared) = shared_dir() else { return };
+    let data = shared.join("conformance/pyradiomics/data");
+    let args = ExtractArgs {
+        image: data.join("brain1_image.nrrd"),
+        mask: data.join("brain1_label.nrrd"),
+        params: Some(shared.join("conformance/pyradiomics/settings/baseline_params/base.yaml")),
+        label: None,
+        ibsi: false,
+        format: ExtractFormat::Json,
+    };
+    let text = render(&args).expect("extract runs");
+    let json: serde_json::Value = serde_json::from_str(&text).expect("one JSON object");
+    let object = json.as_object().expect("an object");
+    assert_eq!(object["diagnostics_Configuration_Mode"], "pyradiomics");
+    let expected = baseline(&shared, "firstorder");
+    for (name, want) in &expected["brain1"] {
+        let got = object[name]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{name} missing"));
+        assert!(
+            ((got - want) / want).abs() <= RELATIVE_TOLERANCE,
+            "{name}: {got} vs {want}"
+        );
+    }
+    // base.yaml enables 7 classes: 14 + 18 + 24 + 14 + 16 + 16 + 5 features.
+    let features = object.keys().filter(|k| k.starts_with("original_")).count();
+    assert_eq!(features, 107);
+    assert!(object.keys().next().unwrap().starts_with("diagnostics_"));
+}

@@ -3,6 +3,7 @@
 
 mod cluster;
 pub mod diff;
+pub mod extract;
 pub mod stats;
 
 use crate::Error;
@@ -65,6 +66,8 @@ pub enum Command {
     /// Re-analyse a CSV of predictions: AUC with DeLong and bootstrap CIs, paired tests, DCA,
     /// calibration; multi-class and survival modes.
     Stats(Box<stats::StatsArgs>),
+    /// Extract radiomics from an image and mask (NRRD or NIfTI) with pyradiomics settings.
+    Extract(Box<extract::ExtractArgs>),
     /// Compare two reports: a Markdown table of every metric that changed.
     Diff(diff::DiffArgs),
     /// Work with cohort manifests.
@@ -161,6 +164,7 @@ pub fn dispatch(command: &Command) -> Result<(), Error> {
         }
         Command::Stats(args) => stats::run(args),
         Command::Diff(args) => diff::run(args),
+        Command::Extract(args) => extract::run(args),
         Command::Manifest {
             action: ManifestAction::Verify { file },
         } => verify(file),

@@ -112,11 +112,60 @@ pub struct Discretised {
     pub edges: Vec<f64>,
 }
 
-/// Discretises a region's intensities (non-empty, finite) as pyradiomics' `binImage` does.
+/// Discretises a region's intensities (non-empty, finite) as pyradiomics' `binImage` does, or
+/// in IBSI mode (`settings.ibsi`) by the IBSI formulas ([`discretise_ibsi`]).
 pub fn discretise(values: &[f64], settings: &FeatureSettings) -> Result<Discretised, FeatureError> {
+    if settings.ibsi {
+        return discretise_ibsi(values, settings);
+    }
     let edges = bin_edges(values, settings)?;
     let levels = values.iter().map(|&v| digitize(v, &edges) as u32).collect();
     Ok(Discretised { levels, edges })
+}
+
+/// IBSI reference manual §2.7: fixed bin size `w` gives ⌊(x − x_min)/w⌋ + 1 with `x_min` the
+/// lower re-segmentation bound (absolute mode) or else the region's minimum; fixed bin number
+/// `N` gives ⌊N (x − min)/(max − min)⌋ + 1, and N for the maximum (1 for a flat region).
+pub fn discretise_ibsi(
+    values: &[f64],
+    settings: &FeatureSettings,
+) -> Result<Discretised, FeatureError> {
+    check_settings(settings)?;
+    let (min, max) = min_max(values);
+    match settings.bin_count {
+        Some(count) => {
+            let n = count as f64;
+            let levels = values
+                .iter()
+                .map(|&x| {
+                    if max == min || x >= max {
+                        if max == min { 1 } else { count as u32 }
+                    } else {
+                        ((n * (x - min) / (max - min)).floor() + 1.0) as u32
+                    }
+                })
+                .collect();
+            let step = (max - min) / n;
+            let edges = (0..=count).map(|k| min + k as f64 * step).collect();
+            Ok(Discretised { levels, edges })
+        }
+        None => {
+            let w = settings.bin_width;
+            let low = match (&settings.resegment_range, settings.resegment_mode) {
+                (Some(range), super::ResegmentMode::Absolute) if !range.is_empty() => {
+                    range.iter().copied().fold(f64::INFINITY, f64::min)
+                }
+                _ => min,
+            };
+            let levels: Vec<u32> = values
+                .iter()
+                .map(|&x| ((x - low) / w).floor().max(0.0) as u32 + 1)
+                .collect();
+            let top = levels.iter().copied().max().unwrap_or(1);
+            let edges = (0..=top).map(|k| low + f64::from(k) * w).collect();
+            Ok(Discretised { levels, edges })
+        }
+    }
 }
 
 /// Minimum and maximum of a non-empty slice (`(+inf, −inf)` for an empty one).
@@ -217,6 +266,40 @@ mod tests {
             ..FeatureSettings::default()
         };
         assert!(discretise(&[1.0], &fbn).is_err());
+    }
+
+    #[test]
+    fn ibsi_mode_bins_from_the_minimum() {
+        let ibsi = FeatureSettings {
+            bin_width: 25.0,
+            ibsi: true,
+            ..FeatureSettings::default()
+        };
+        // pyradiomics would start at 50 (54 → level 1, 75 → 2); IBSI starts at 54.
+        assert_eq!(
+            discretise(&[54.0, 78.0, 79.0, 166.0], &ibsi)
+                .unwrap()
+                .levels,
+            vec![1, 1, 2, 5]
+        );
+        let resegmented = FeatureSettings {
+            resegment_range: Some(vec![-500.0, 400.0]),
+            ..ibsi.clone()
+        };
+        assert_eq!(
+            discretise(&[-500.0, -476.0, -475.0], &resegmented)
+                .unwrap()
+                .levels,
+            vec![1, 1, 2]
+        );
+        let fbn = FeatureSettings {
+            bin_count: Some(4),
+            ..ibsi
+        };
+        assert_eq!(
+            discretise(&[0.0, 1.9, 2.0, 8.0], &fbn).unwrap().levels,
+            vec![1, 1, 2, 4]
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! IBSI reference manual §3.3 (statistics) and §3.4 (intensity histogram). Percentiles are
 //! numpy's default (linear interpolation between closest ranks); Entropy and Uniformity use the
 //! discretised grey levels; Energy, TotalEnergy and RootMeanSquared add `voxelArrayShift`.
-//! Kurtosis is plain kurtosis (IBSI's excess kurtosis + 3), as in pyradiomics.
+//! Kurtosis is plain kurtosis (IBSI's excess kurtosis + 3), as in pyradiomics; in IBSI mode, excess.
 
 use super::discretise::discretise;
 use super::{FeatureError, FeatureFamily, FeatureSettings, roi_values};
@@ -156,11 +156,15 @@ pub fn firstorder_features(
     let m3 = central_moment(values, mean_value, 3);
     let m4 = central_moment(values, mean_value, 4);
     // pyradiomics: a flat region (second moment exactly 0) gives skewness and kurtosis 0.
-    let (skewness, kurtosis) = if m2 == 0.0 {
+    let (skewness, mut kurtosis) = if m2 == 0.0 {
         (0.0, 0.0)
     } else {
         (m3 / m2.powf(1.5), m4 / (m2 * m2))
     };
+    if settings.ibsi {
+        // IBSI reports excess kurtosis.
+        kurtosis -= 3.0;
+    }
     // pyradiomics squares numpy's std, itself the square root of the mean squared deviation.
     let variance = m2.sqrt().powi(2);
 

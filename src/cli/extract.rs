@@ -1,0 +1,305 @@
+//! `radbench extract`: radiomics features of one image and mask, printed as one flat JSON object
+//! (`{"diagnostics_...": "...", "original_firstorder_Mean": 825.2, ...}`, NaN as `null`) or as
+//! a two-line CSV.
+//!
+//! Principal items: [`ExtractArgs`] (the command's arguments) and [`run`]. Reference: the
+//! pyradiomics command line (`pyradiomics IMAGE MASK --param YAML`), whose output keys and
+//! order it follows: diagnostics first, then shape, then the other classes.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::data::image::{Image, Mask};
+use crate::features::StoredType;
+use crate::features::params::{Params, extract_with_params, read_params};
+
+/// Output formats of `radbench extract`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExtractFormat {
+    /// One flat JSON object: feature name → value (NaN as null), diagnostics as strings.
+    Json,
+    /// A header line of names and one line of values.
+    Csv,
+}
+
+/// Arguments of `radbench extract`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ExtractArgs {
+    /// The image (NRRD `.nrrd`/`.nhdr` with attached data, or NIfTI `.nii`/`.nii.gz`).
+    #[arg(long)]
+    pub image: PathBuf,
+    /// The label map, on the image's grid (or on another grid with `correctMask: true`).
+    #[arg(long)]
+    pub mask: PathBuf,
+    /// A pyradiomics parameter file (YAML); pyradiomics' defaults without one.
+    #[arg(long)]
+    pub params: Option<PathBuf>,
+    /// The label of the region (overrides the parameter file's `label`).
+    #[arg(long)]
+    pub label: Option<u8>,
+    /// IBSI definitions where they differ from pyradiomics (excess kurtosis, N−1 axis
+    /// covariance, bin edges from the region's minimum).
+    #[arg(long)]
+    pub ibsi: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ExtractFormat::Json)]
+    pub format: ExtractFormat,
+}
+
+/// A volume read from disk, with what the diagnostics report about it.
+struct Loaded<T> {
+    volume: T,
+    sha256: String,
+    stored: StoredType,
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .fold(String::new(), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+fn read_bytes(path: &Path) -> Result<Vec<u8>, crate::Error> {
+    std::fs::read(path).map_err(|source| {
+        crate::data::DataError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+        .into()
+    })
+}
+
+fn is_nrrd(path: &Path) -> bool {
+    matches!(
+        path.extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .as_deref(),
+        Some("nrrd" | "nhdr")
+    )
+}
+
+fn load_image(path: &Path) -> Result<Loaded<Image>, crate::Error> {
+    let bytes = read_bytes(path)?;
+    let sha256 = sha256_hex(&bytes);
+    if is_nrrd(path) {
+        let volume =
+            crate::data::nrrd::parse_nrrd(&bytes, path).map_err(crate::data::DataError::from)?;
+        let stored = StoredType::from_name(volume.sample_type);
+        let image = Image {
+            grid: volume.grid,
+            voxels: volume.voxels,
+        };
+        return Ok(Loaded {
+            volume: image,
+            sha256,
+            stored,
+        });
+    }
+    let image = crate::data::nifti::read_image(path)?;
+    // NIfTI images are held as f64 after scaling; resampling keeps them floating point.
+    Ok(Loaded {
+        volume: image,
+        sha256,
+        stored: StoredType::Float,
+    })
+}
+
+fn load_mask(path: &Path) -> Result<Loaded<Mask>, crate::Error> {
+    let bytes = read_bytes(path)?;
+    let sha256 = sha256_hex(&bytes);
+    let mask = if is_nrrd(path) {
+        crate::data::nrrd::read_mask(path).map_err(crate::data::DataError::from)?
+    } else {
+        crate::data::nifti::read_mask(path)?
+    };
+    Ok(Loaded {
+        volume: mask,
+        sha256,
+        stored: StoredType::Float,
+    })
+}
+
+fn triple(values: [f64; 3]) -> String {
+    format!("({}, {}, {})", values[0], values[1], values[2])
+}
+
+/// Extracts the features of one case and prints them to stdout.
+pub fn run(args: &ExtractArgs) -> Result<(), crate::Error> {
+    println!("{}", render(args)?);
+    Ok(())
+}
+
+/// Extracts the features of one case and returns the text [`run`] prints.
+pub fn render(args: &ExtractArgs) -> Result<String, crate::Error> {
+    let mut params = match &args.params {
+        Some(path) => read_params(path)?,
+        None => Params::default(),
+    };
+    if let Some(label) = args.label {
+        params.settings.label = label;
+    }
+    if args.ibsi {
+        params.settings.ibsi = true;
+    }
+    let image = load_image(&args.image)?;
+    let mask = load_mask(&args.mask)?;
+    params.settings.stored_type = image.stored;
+    let features = extract_with_params(&image.volume, &mask.volume, &params)?;
+    let diagnostics = diagnostics(&args.image, &image, &mask, &params);
+    Ok(match args.format {
+        ExtractFormat::Json => to_json(&diagnostics, &features),
+        ExtractFormat::Csv => to_csv(&diagnostics, &features),
+    })
+}
+
+/// pyradiomics-style diagnostics: versions, settings (and the definitions mode), file hashes,
+/// geometry and the region's voxel count.
+fn diagnostics(
+    image_path: &Path,
+    image: &Loaded<Image>,
+    mask: &Loaded<Mask>,
+    params: &Params,
+) -> Vec<(String, String)> {
+    let settings = &params.settings;
+    let grid = &image.volume.grid;
+    let voxels = mask.volume.count(settings.label);
+    let classes: Vec<&str> = params
+        .classes
+        .iter()
+        .map(|c| c.family.class_name())
+        .collect();
+    vec![
+        (
+            "diagnostics_Versions_radbench".into(),
+            crate::VERSION.to_string(),
+        ),
+        (
+            "diagnostics_Configuration_Mode".into(),
+            if settings.ibsi { "ibsi" } else { "pyradiomics" }.to_string(),
+        ),
+        (
+            "diagnostics_Configuration_Settings".into(),
+            format!("{settings:?}"),
+        ),
+        (
+            "diagnostics_Configuration_EnabledImageTypes".into(),
+            "{'Original': {}}".to_string(),
+        ),
+        (
+            "diagnostics_Configuration_EnabledClasses".into(),
+            classes.join(", "),
+        ),
+        (
+            "diagnostics_Image-original_File".into(),
+            image_path.display().to_string(),
+        ),
+        (
+            "diagnostics_Image-original_Sha256".into(),
+            image.sha256.clone(),
+        ),
+        (
+            "diagnostics_Image-original_Spacing".into(),
+            triple(grid.spacing),
+        ),
+        (
+            "diagnostics_Image-original_Size".into(),
+            format!("({}, {}, {})", grid.dims[0], grid.dims[1], grid.dims[2]),
+        ),
+        (
+            "diagnostics_Mask-original_Sha256".into(),
+            mask.sha256.clone(),
+        ),
+        (
+            "diagnostics_Mask-original_VoxelNum".into(),
+            voxels.to_string(),
+        ),
+    ]
+}
+
+fn json_number(value: f64) -> String {
+    if value.is_finite() {
+        // serde_json writes the shortest representation that reads back to the same f64.
+        serde_json::Number::from_f64(value).map_or_else(|| "null".to_string(), |n| n.to_string())
+    } else {
+        "null".to_string()
+    }
+}
+
+fn json_string(text: &str) -> String {
+    serde_json::Value::String(text.to_string()).to_string()
+}
+
+/// One flat JSON object in output order (diagnostics, then features).
+pub fn to_json(diagnostics: &[(String, String)], features: &[(String, f64)]) -> String {
+    let mut entries: Vec<String> = diagnostics
+        .iter()
+        .map(|(k, v)| format!("{}: {}", json_string(k), json_string(v)))
+        .collect();
+    entries.extend(
+        features
+            .iter()
+            .map(|(k, v)| format!("{}: {}", json_string(k), json_number(*v))),
+    );
+    format!("{{{}}}", entries.join(", "))
+}
+
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
+}
+
+/// A header line of names and one line of values (NaN written as `nan`).
+pub fn to_csv(diagnostics: &[(String, String)], features: &[(String, f64)]) -> String {
+    let names: Vec<String> = diagnostics
+        .iter()
+        .map(|(k, _)| csv_field(k))
+        .chain(features.iter().map(|(k, _)| csv_field(k)))
+        .collect();
+    let values: Vec<String> = diagnostics
+        .iter()
+        .map(|(_, v)| csv_field(v))
+        .chain(features.iter().map(|(_, v)| {
+            if v.is_nan() {
+                "nan".to_string()
+            } else {
+                v.to_string()
+            }
+        }))
+        .collect();
+    format!("{}\n{}", names.join(","), values.join(","))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_is_flat_with_null_for_nan() {
+        let json = to_json(
+            &[("diagnostics_Versions_radbench".into(), "0.1.0".into())],
+            &[
+                ("original_firstorder_Mean".into(), 825.25),
+                ("original_glcm_MCC".into(), f64::NAN),
+            ],
+        );
+        let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(parsed["original_firstorder_Mean"], 825.25);
+        assert!(parsed["original_glcm_MCC"].is_null());
+        assert!(json.starts_with("{\"diagnostics_Versions_radbench\""));
+    }
+
+    #[test]
+    fn csv_quotes_fields_with_commas() {
+        let csv = to_csv(&[("d".into(), "(1, 2)".into())], &[("f".into(), 1.5)]);
+        assert_eq!(csv, "d,f\n\"(1, 2)\",1.5");
+    }
+}

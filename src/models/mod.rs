@@ -10,6 +10,7 @@
 //! type (and their tests), add one line to [`MODEL_KINDS`], and name it in an experiment file.
 
 pub mod cnn;
+pub mod cnn_model;
 pub mod logistic;
 pub mod scaling;
 
@@ -184,7 +185,7 @@ pub trait ModelKind: Sync {
 }
 
 /// Every model kind, sorted by name.
-pub static MODEL_KINDS: &[&dyn ModelKind] = &[&logistic::LogisticKind];
+pub static MODEL_KINDS: &[&dyn ModelKind] = &[&cnn_model::CnnKind, &logistic::LogisticKind];
 
 /// Looks up a kind by name; the error lists the valid names.
 pub fn kind_by_name(name: &str) -> Result<&'static dyn ModelKind, SettingsError> {

@@ -1,0 +1,221 @@
+//! `kind = "cnn"`: a CNN classifier ([`crate::models::cnn`]) on each case's pixels, as a
+//! radbench model that the runner fits per cell like any other.
+//!
+//! ```toml
+//! [[model]]
+//! id = "cnn"
+//! kind = "cnn"
+//! input = { layout = { kind = "slices2d", k = 3 }, size = [32, 32], normalise = { kind = "z-score-in-mask" } }
+//! channels = ["image"]            # "image" = the primary image; other names = manifest channels
+//! network = { arch = "resnet", depth = "resnet18", base_width = 8, stem = "small" }
+//! train = { epochs = 8, batch_size = 32, lr = 0.001 }
+//! aggregate = "mean"              # patch → patient
+//! ```
+//! The number of classes comes from the experiment's label. Every sample of the training fold
+//! (k patches per case for 2-D layouts) carries its case's label; predictions are aggregated
+//! per case. All randomness (initial weights, batch order, augmentation) comes from the cell's
+//! stream, so a cell is bit-identical on rerun.
+
+use super::cnn::classifier::{Aggregate, ArchSpec, CnnClassifier, CnnSpec, FittedCnn, Pretrained};
+use super::cnn::input::{PatchSpec, Sample, extract};
+use super::cnn::train::TrainSpec;
+use super::{
+    CaseImages, Fitted, Model, ModelError, ModelKind, PredictData, SettingsError, TrainingData,
+    check_training_data,
+};
+use crate::seed::SeededRng;
+use ndarray::Array2;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// Settings of `kind = "cnn"`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CnnModelSpec {
+    /// What to cut from each case.
+    pub input: PatchSpec,
+    /// Input channels, in order: `"image"` or the name of a manifest channel.
+    #[serde(default = "default_channels")]
+    pub channels: Vec<String>,
+    /// The network.
+    pub network: ArchSpec,
+    /// Training settings.
+    #[serde(default)]
+    pub train: TrainSpec,
+    /// Fraction of training cases held out for early stopping (0 = none).
+    #[serde(default)]
+    pub validation_fraction: f64,
+    /// Patch → patient aggregation.
+    #[serde(default)]
+    pub aggregate: Aggregate,
+    /// Checkpoint to start from.
+    #[serde(default)]
+    pub pretrained: Option<Pretrained>,
+}
+
+fn default_channels() -> Vec<String> {
+    vec!["image".into()]
+}
+
+impl CnnModelSpec {
+    fn classifier_spec(&self, classes: usize) -> CnnSpec {
+        CnnSpec {
+            arch: self.network.clone(),
+            classes,
+            train: self.train.clone(),
+            validation_fraction: self.validation_fraction,
+            aggregate: self.aggregate,
+            pretrained: self.pretrained.clone(),
+        }
+    }
+}
+
+/// The `cnn` kind.
+pub struct CnnKind;
+
+impl ModelKind for CnnKind {
+    fn name(&self) -> &'static str {
+        "cnn"
+    }
+
+    fn build(&self, id: &str, settings: &toml::Table) -> Result<Box<dyn Model>, SettingsError> {
+        let spec: CnnModelSpec = toml::Value::Table(settings.clone())
+            .try_into()
+            .map_err(|e| SettingsError::from_serde(&e))?;
+        if spec.channels.is_empty() {
+            return Err(SettingsError::for_key("channels", "`channels` is empty"));
+        }
+        spec.classifier_spec(2).check().map_err(|e| match e {
+            super::cnn::CnnError::Settings { key, message } => SettingsError::for_key(&key, message),
+            other => SettingsError::for_key("kind", other.to_string()),
+        })?;
+        Ok(Box::new(CnnModel {
+            id: id.to_string(),
+            spec,
+        }))
+    }
+}
+
+/// An unfitted CNN model.
+pub struct CnnModel {
+    id: String,
+    spec: CnnModelSpec,
+}
+
+/// Cuts every sample of `cases` with the model's input settings.
+fn samples_of(
+    model: &str,
+    spec: &CnnModelSpec,
+    cases: &[&CaseImages],
+) -> Result<Vec<Vec<Sample>>, ModelError> {
+    cases
+        .iter()
+        .map(|case| {
+            let images = spec
+                .channels
+                .iter()
+                .map(|name| {
+                    if name == "image" {
+                        Ok(&case.image)
+                    } else {
+                        case.channels.get(name).ok_or_else(|| ModelError::Shape {
+                            model: model.into(),
+                            message: format!("case {}: no channel {name:?}", case.case_id),
+                        })
+                    }
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            extract(&case.case_id, &images, &case.mask, &spec.input).map_err(|e| ModelError::Fit {
+                model: model.into(),
+                message: e.to_string(),
+            })
+        })
+        .collect()
+}
+
+impl Model for CnnModel {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn relative_cost(&self) -> f64 {
+        // A few epochs of a small CNN cost hundreds of logistic fits per case.
+        200.0 * self.spec.train.epochs.max(1) as f64
+    }
+
+    fn needs_images(&self) -> bool {
+        true
+    }
+
+    fn fit(
+        &self,
+        data: &TrainingData<'_>,
+        rng: &mut SeededRng,
+    ) -> Result<Box<dyn Fitted>, ModelError> {
+        check_training_data(&self.id, data)?;
+        if data.images.len() != data.labels.len() {
+            return Err(ModelError::Shape {
+                model: self.id.clone(),
+                message: format!("{} images for {} labels", data.images.len(), data.labels.len()),
+            });
+        }
+        let per_case = samples_of(&self.id, &self.spec, data.images)?;
+        let mut samples = Vec::new();
+        let mut labels = Vec::new();
+        for (case_samples, &label) in per_case.into_iter().zip(data.labels) {
+            labels.extend(std::iter::repeat_n(label, case_samples.len()));
+            samples.extend(case_samples);
+        }
+        let fitted = CnnClassifier::fit(&samples, &labels, &self.spec.classifier_spec(data.n_classes), rng)
+            .map_err(|e| ModelError::Fit {
+                model: self.id.clone(),
+                message: e.to_string(),
+            })?;
+        Ok(Box::new(FittedCnnModel {
+            id: self.id.clone(),
+            spec: self.spec.clone(),
+            n_classes: data.n_classes,
+            fitted,
+        }))
+    }
+}
+
+/// A trained CNN model.
+pub struct FittedCnnModel {
+    id: String,
+    spec: CnnModelSpec,
+    n_classes: usize,
+    fitted: FittedCnn,
+}
+
+impl Fitted for FittedCnnModel {
+    fn predict_proba(&self, data: &PredictData<'_>) -> Result<Array2<f64>, ModelError> {
+        let per_case = samples_of(&self.id, &self.spec, data.images)?;
+        let samples: Vec<Sample> = per_case.into_iter().flatten().collect();
+        let by_case: BTreeMap<String, Vec<f64>> = self
+            .fitted
+            .predict_cases(&samples)
+            .map_err(|e| ModelError::Fit {
+                model: self.id.clone(),
+                message: e.to_string(),
+            })?
+            .into_iter()
+            .map(|c| (c.case, c.proba))
+            .collect();
+        let mut out = Array2::zeros((data.images.len(), self.n_classes));
+        for (row, case) in data.images.iter().enumerate() {
+            let p = by_case.get(&case.case_id).ok_or_else(|| ModelError::Shape {
+                model: self.id.clone(),
+                message: format!("no prediction for case {}", case.case_id),
+            })?;
+            for (c, &v) in p.iter().enumerate() {
+                out[[row, c]] = v;
+            }
+        }
+        Ok(out)
+    }
+
+    fn summary(&self) -> serde_json::Value {
+        serde_json::to_value(self.fitted.curve()).unwrap_or(serde_json::Value::Null)
+    }
+}

@@ -204,8 +204,9 @@ pub fn delong_paired_test(
             right: b.len(),
         });
     }
-    let pa = placements(a, labels)?;
-    let pb = placements(b, labels)?;
+    // The two scores are independent work: sort them on two threads.
+    let (pa, pb) = rayon::join(|| placements(a, labels), || placements(b, labels));
+    let (pa, pb) = (pa?, pb?);
     require_two_per_class(&pa, "paired DeLong test")?;
     let variance_a = covariance(&pa, &pa);
     let variance_b = covariance(&pb, &pb);

@@ -42,14 +42,24 @@ pub(crate) fn order_key(score: f64) -> u64 {
     }
 }
 
-/// `(key, index)` pairs of the scores in ascending score order. Scores must not be NaN.
+/// From this many scores on, the sort runs on rayon's pool (the result is the same: keys
+/// paired with indices are all distinct, so the sorted order is unique).
+const PARALLEL_SORT_MIN: usize = 65_536;
+
+/// `(key, index)` pairs of the scores in ascending score order, ties in index order.
+/// Scores must not be NaN.
 pub(crate) fn sort_ascending(scores: &[f64]) -> Vec<(u64, usize)> {
+    use rayon::slice::ParallelSliceMut;
     let mut sorted: Vec<(u64, usize)> = scores
         .iter()
         .enumerate()
         .map(|(i, &s)| (order_key(s), i))
         .collect();
-    sorted.sort_unstable();
+    if sorted.len() < PARALLEL_SORT_MIN {
+        sorted.sort_unstable();
+    } else {
+        sorted.par_sort_unstable();
+    }
     sorted
 }
 
@@ -268,6 +278,30 @@ mod tests {
                 assert!(order_key(w[0]) < order_key(w[1]), "{w:?}");
             }
         }
+    }
+
+    #[test]
+    fn large_sorts_equal_small_sorts() {
+        let mut state = 0x1234_5678_u64;
+        let scores: Vec<f64> = (0..100_000)
+            .map(|i| {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                if i % 5 == 0 {
+                    (state % 50) as f64 / 10.0
+                } else {
+                    f64::from_bits(state >> 2)
+                }
+            })
+            .collect();
+        let mut expected: Vec<(u64, usize)> = scores
+            .iter()
+            .enumerate()
+            .map(|(i, &s)| (order_key(s), i))
+            .collect();
+        expected.sort_unstable();
+        assert_eq!(sort_ascending(&scores), expected);
     }
 
     #[test]

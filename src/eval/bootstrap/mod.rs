@@ -124,8 +124,10 @@ fn resample(weights: &mut [u32], strata: &[Vec<usize>], seed: u64, b: usize) {
     weights.fill(0);
     let mut rng = rng_for(seed, &["bootstrap", &b.to_string()]);
     for stratum in strata {
-        for _ in 0..stratum.len() {
-            weights[stratum[rng.random_range(0..stratum.len())]] += 1;
+        // Strata are checked to fit u32; 32-bit draws halve the ChaCha output consumed.
+        let len = stratum.len() as u32;
+        for _ in 0..len {
+            weights[stratum[rng.random_range(0..len) as usize]] += 1;
         }
     }
 }
@@ -143,6 +145,9 @@ pub fn bootstrap<S: Statistic + ?Sized>(
         });
     }
     let n = statistic.observations();
+    if n > u32::MAX as usize {
+        return Err(EvalError::TooManyObservations { n });
+    }
     if labels.len() != n {
         return Err(EvalError::LengthMismatch {
             what: "statistic vs labels",

@@ -10,8 +10,13 @@
 //! type (and their tests), add one line to [`MODEL_KINDS`], and name it in an experiment file.
 
 pub mod cnn;
+pub mod forest;
+pub mod lasso;
 pub mod logistic;
+pub mod pipeline;
 pub mod scaling;
+pub mod selection;
+pub mod tree;
 
 use crate::data::image::{Image, Mask};
 use crate::seed::SeededRng;
@@ -184,7 +189,7 @@ pub trait ModelKind: Sync {
 }
 
 /// Every model kind, sorted by name.
-pub static MODEL_KINDS: &[&dyn ModelKind] = &[&logistic::LogisticKind];
+pub static MODEL_KINDS: &[&dyn ModelKind] = &[&forest::ForestKind, &logistic::LogisticKind];
 
 /// Looks up a kind by name; the error lists the valid names.
 pub fn kind_by_name(name: &str) -> Result<&'static dyn ModelKind, SettingsError> {

@@ -5,11 +5,15 @@
 //! frequent* training label its positive class, so the fitted binary model records which class
 //! it reports and predictions are flipped where needed to always give P(class 1). The
 //! multinomial model reports columns for the classes it saw; a class absent from the training
-//! fold gets probability 0.
+//! fold gets probability 0. An optional `selection = { ... }` ([`super::selection`]) chooses
+//! the columns inside the training fold, before the standardiser; the fit summary then lists
+//! them (`{"selected": [...]}`).
 
+use super::pipeline::{ColumnChoice, FittedColumns};
 use super::scaling::Standardiser;
+use super::selection::SelectionSpec;
 use super::{
-    Fitted, Model, ModelError, ModelKind, PredictData, SettingsError, TrainingData, check_finite,
+    Fitted, Model, ModelError, ModelKind, PredictData, SettingsError, TrainingData,
     check_training_data,
 };
 use crate::seed::SeededRng;
@@ -18,7 +22,7 @@ use linfa_logistic::{
     FittedLogisticRegression, LogisticRegression, MultiFittedLogisticRegression,
     MultiLogisticRegression,
 };
-use ndarray::{Array1, Array2, Axis};
+use ndarray::{Array1, Array2};
 use serde::Deserialize;
 
 /// Settings of `kind = "logistic"`.
@@ -37,6 +41,9 @@ pub struct LogisticSpec {
     /// Use only these feature columns (pyradiomics names); default: all.
     #[serde(default)]
     pub features: Option<Vec<String>>,
+    /// Feature selection inside each training fold; default none.
+    #[serde(default)]
+    pub selection: Option<SelectionSpec>,
 }
 
 fn default_inputs() -> Vec<String> {
@@ -58,6 +65,8 @@ impl ModelKind for LogisticKind {
     }
 
     fn build(&self, id: &str, settings: &toml::Table) -> Result<Box<dyn Model>, SettingsError> {
+        // Parsed alone first so that its errors name the `selection` key (and line).
+        SelectionSpec::from_settings(settings)?;
         let spec: LogisticSpec = toml::Value::Table(settings.clone())
             .try_into()
             .map_err(|e| SettingsError::from_serde(&e))?;
@@ -93,43 +102,32 @@ pub struct LogisticModel {
     spec: LogisticSpec,
 }
 
-impl LogisticModel {
-    /// Indices of the columns this model uses.
-    fn columns(&self, names: &[String]) -> Result<Vec<usize>, ModelError> {
-        let Some(wanted) = &self.spec.features else {
-            return Ok((0..names.len()).collect());
-        };
-        wanted
-            .iter()
-            .map(|w| {
-                names
-                    .iter()
-                    .position(|n| n == w)
-                    .ok_or_else(|| ModelError::Shape {
-                        model: self.id.clone(),
-                        message: format!(
-                            "no feature named {w:?} among the {} extracted",
-                            names.len()
-                        ),
-                    })
-            })
-            .collect()
-    }
-}
-
 impl Model for LogisticModel {
     fn id(&self) -> &str {
         &self.id
     }
 
+    fn relative_cost(&self) -> f64 {
+        1.0 + self
+            .spec
+            .selection
+            .as_ref()
+            .map_or(0.0, SelectionSpec::relative_cost)
+    }
+
     fn fit(
         &self,
         data: &TrainingData<'_>,
-        _rng: &mut SeededRng,
+        rng: &mut SeededRng,
     ) -> Result<Box<dyn Fitted>, ModelError> {
         check_training_data(&self.id, data)?;
-        let columns = self.columns(data.feature_names)?;
-        let selected = data.features.select(Axis(1), &columns);
+        let columns = ColumnChoice {
+            model: &self.id,
+            features: self.spec.features.as_deref(),
+            selection: self.spec.selection.as_ref(),
+        }
+        .fit(data, rng)?;
+        let selected = columns.apply(data.features)?;
         let scaler = Standardiser::fit(selected.view());
         let x = scaler.transform(selected.view());
         let fit_error = |e: linfa_logistic::error::Error| ModelError::Fit {
@@ -161,10 +159,7 @@ impl Model for LogisticModel {
             }
         };
         Ok(Box::new(FittedLogistic {
-            id: self.id.clone(),
-            n_columns: data.feature_names.len(),
             columns,
-            names: data.feature_names.to_vec(),
             scaler,
             fitted,
         }))
@@ -184,31 +179,16 @@ enum Coefficients {
     },
 }
 
-/// A fitted logistic model with its training-fold standardiser.
+/// A fitted logistic model with its training-fold columns and standardiser.
 pub struct FittedLogistic {
-    id: String,
-    n_columns: usize,
-    columns: Vec<usize>,
-    names: Vec<String>,
+    columns: FittedColumns,
     scaler: Standardiser,
     fitted: Coefficients,
 }
 
 impl Fitted for FittedLogistic {
     fn predict_proba(&self, data: &PredictData<'_>) -> Result<Array2<f64>, ModelError> {
-        let features = data.features;
-        if features.ncols() != self.n_columns {
-            return Err(ModelError::Shape {
-                model: self.id.clone(),
-                message: format!(
-                    "{} feature columns, trained on {}",
-                    features.ncols(),
-                    self.n_columns
-                ),
-            });
-        }
-        check_finite(&self.id, features, &self.names)?;
-        let selected = features.select(Axis(1), &self.columns);
+        let selected = self.columns.apply(data.features)?;
         let x = self.scaler.transform(selected.view());
         match &self.fitted {
             Coefficients::Binary {
@@ -233,6 +213,10 @@ impl Fitted for FittedLogistic {
                 Ok(out)
             }
         }
+    }
+
+    fn summary(&self) -> serde_json::Value {
+        self.columns.summary()
     }
 }
 
@@ -341,6 +325,29 @@ mod tests {
         assert!((0.3..0.7).contains(&auc), "{auc}");
         let missing = model("features = [\"zz\"]").fit(&d, &mut rng_for(1, &[]));
         assert!(missing.err().unwrap().to_string().contains("zz"));
+    }
+
+    #[test]
+    fn selection_inside_the_fold_is_summarised() {
+        let (x, y, names) = toy();
+        let d = data(&x, &y, &names, 2);
+        let plain = model("").fit(&d, &mut rng_for(1, &[])).unwrap();
+        assert_eq!(plain.summary(), serde_json::Value::Null);
+        let selected = model("selection = { method = \"univariate-auc\", k = 1 }")
+            .fit(&d, &mut rng_for(1, &[]))
+            .unwrap();
+        assert_eq!(selected.summary(), serde_json::json!({"selected": ["a"]}));
+        let p = selected.predict_proba(&d.as_predict()).unwrap();
+        assert_eq!(p.ncols(), 2);
+        let lasso = model("selection = { method = \"lasso\" }")
+            .fit(&d, &mut rng_for(1, &[]))
+            .unwrap();
+        assert_eq!(lasso.summary()["selected"], serde_json::json!(["a"]));
+        let e = LogisticKind
+            .build("lr", &toml::from_str("selection = { k = 1 }").unwrap())
+            .err()
+            .unwrap();
+        assert_eq!(e.key(), Some("selection"));
     }
 
     #[test]

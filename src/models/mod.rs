@@ -11,8 +11,13 @@
 
 pub mod cnn;
 pub mod cnn_model;
+pub mod forest;
+pub mod lasso;
 pub mod logistic;
+pub mod pipeline;
 pub mod scaling;
+pub mod selection;
+pub mod tree;
 
 use crate::data::image::{Image, Mask};
 use crate::seed::SeededRng;
@@ -185,7 +190,11 @@ pub trait ModelKind: Sync {
 }
 
 /// Every model kind, sorted by name.
-pub static MODEL_KINDS: &[&dyn ModelKind] = &[&cnn_model::CnnKind, &logistic::LogisticKind];
+pub static MODEL_KINDS: &[&dyn ModelKind] = &[
+    &cnn_model::CnnKind,
+    &forest::ForestKind,
+    &logistic::LogisticKind,
+];
 
 /// Looks up a kind by name; the error lists the valid names.
 pub fn kind_by_name(name: &str) -> Result<&'static dyn ModelKind, SettingsError> {

@@ -42,10 +42,11 @@ fn input(batch: usize, c: usize, hw: usize) -> Tensor {
     Tensor::ones((batch, c, hw, hw), DType::F32, &Device::Cpu).expect("bench input")
 }
 
-fn resnet(depth: ResNetDepth, channels: usize) -> Box<dyn ClassifierNet> {
+fn resnet(depth: ResNetDepth, channels: usize, width: usize) -> Box<dyn ClassifierNet> {
     let (_map, vb) = seeded_varmap(1);
-    let mut net =
-        ResNet::new(&ResNetConfig::torchvision(depth, channels, 2), None, vb).expect("resnet");
+    let mut cfg = ResNetConfig::torchvision(depth, channels, 2);
+    cfg.base_width = width;
+    let mut net = ResNet::new(&cfg, None, vb).expect("resnet");
     net.fold_batch_norm().expect("fold");
     Box::new(net)
 }
@@ -93,30 +94,15 @@ fn classifier_rows(
 
 /// The criterion entry point (wired from `benches/main.rs`).
 pub fn benches(c: &mut Criterion) {
-    classifier_rows(
-        c,
-        "resnet18-1x64x64",
-        resnet(ResNetDepth::R18, 1).as_ref(),
-        1,
-        64,
-        32,
-    );
-    classifier_rows(
-        c,
-        "resnet18-3x224x224",
-        resnet(ResNetDepth::R18, 3).as_ref(),
-        3,
-        224,
-        32,
-    );
-    classifier_rows(
-        c,
-        "resnet50-3x224x224",
-        resnet(ResNetDepth::R50, 3).as_ref(),
-        3,
-        224,
-        8,
-    );
+    // The "small ResNet" (16-32-64-128) of the pre-issue measurements in DEPENDENCIES.md.
+    let small = resnet(ResNetDepth::R18, 1, 16);
+    classifier_rows(c, "resnet18w16-1x64x64", small.as_ref(), 1, 64, 32);
+    let r18 = resnet(ResNetDepth::R18, 1, 64);
+    classifier_rows(c, "resnet18-1x64x64", r18.as_ref(), 1, 64, 32);
+    let r18 = resnet(ResNetDepth::R18, 3, 64);
+    classifier_rows(c, "resnet18-3x224x224", r18.as_ref(), 3, 224, 32);
+    let r50 = resnet(ResNetDepth::R50, 3, 64);
+    classifier_rows(c, "resnet50-3x224x224", r50.as_ref(), 3, 224, 8);
     classifier_rows(c, "inception64-1x64x64", inception().as_ref(), 1, 64, 32);
 
     let (_map, vb) = seeded_varmap(1);
@@ -145,10 +131,17 @@ pub fn benches(c: &mut Criterion) {
     }
     group.finish();
 
-    // One training step: forward in training mode, cross-entropy, backward, AdamW update.
+    train_step(c, "resnet18w16-1x64x64", 16);
+    train_step(c, "resnet18-1x64x64", 64);
+}
+
+/// One training step: forward in training mode, cross-entropy, backward, AdamW update, on a
+/// batch of 32 at 1×64×64.
+fn train_step(c: &mut Criterion, name: &str, width: usize) {
     let (map, vb) = seeded_varmap(1);
-    let net =
-        ResNet::new(&ResNetConfig::torchvision(ResNetDepth::R18, 1, 2), None, vb).expect("resnet");
+    let mut cfg = ResNetConfig::torchvision(ResNetDepth::R18, 1, 2);
+    cfg.base_width = width;
+    let net = ResNet::new(&cfg, None, vb).expect("resnet");
     let mut optimizer = Optimizer::new(
         OptimizerKind::adamw(),
         trainable_params(&map, &[], &[]).expect("params"),
@@ -161,7 +154,7 @@ pub fn benches(c: &mut Criterion) {
         &Device::Cpu,
     )
     .expect("labels");
-    let mut group = c.benchmark_group("cnn-train-step/resnet18-1x64x64");
+    let mut group = c.benchmark_group(format!("cnn-train-step/{name}"));
     group
         .sample_size(10)
         .measurement_time(Duration::from_secs(20));

@@ -11,7 +11,9 @@
 
 pub mod field;
 pub mod lesion_ct;
+pub mod mri_liver;
 pub mod shapes;
+pub mod spleen_ct;
 pub mod tace_ct;
 pub mod truth;
 
@@ -62,7 +64,12 @@ pub trait Scenario: Sync {
 }
 
 /// Every registered scenario, sorted by name.
-pub static SCENARIOS: &[&dyn Scenario] = &[&lesion_ct::LesionCt, &tace_ct::TaceCt];
+pub static SCENARIOS: &[&dyn Scenario] = &[
+    &lesion_ct::LesionCt,
+    &mri_liver::MriLiver3Class,
+    &spleen_ct::SpleenCt,
+    &tace_ct::TaceCt,
+];
 
 /// The scenario called `name`, or an error listing the valid names.
 pub fn scenario_by_name(name: &str) -> Result<&'static dyn Scenario, DataError> {

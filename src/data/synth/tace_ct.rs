@@ -60,9 +60,9 @@
 //!
 //! | signals seen | accuracy | AUC CR | AUC PR | AUC SD | AUC PD |
 //! |---|---|---|---|---|---|
-//! | D (radiomics inside the mask) | 0.605 | 0.864 | 0.826 | 0.868 | 0.801 |
-//! | D + M | 0.748 | 0.985 | 0.955 | 0.880 | 0.813 |
-//! | D + M + N (a CNN with peritumoral margin) | 0.864 | 0.985 | 0.960 | 0.963 | 0.968 |
+//! | D (radiomics inside the mask) | 0.606 | 0.864 | 0.824 | 0.870 | 0.805 |
+//! | D + M | 0.754 | 0.986 | 0.956 | 0.883 | 0.816 |
+//! | D + M + N (a CNN with peritumoral margin) | 0.867 | 0.986 | 0.960 | 0.964 | 0.969 |
 //!
 //! Radiomics inside the mask sees only D, so it cannot tell SD from PD (their D means are
 //! equal) nor PR from CR well; a CNN that sees the margin can reach all three signals.

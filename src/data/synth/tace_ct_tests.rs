@@ -30,7 +30,7 @@ fn bayes_accuracy_and_ovr_aucs_match_the_doc() {
                 margin: false,
                 nodule: false,
             },
-            [0.605, 0.864, 0.826, 0.868, 0.801],
+            [0.606, 0.864, 0.824, 0.870, 0.805],
         ),
         (
             Signals {
@@ -38,9 +38,9 @@ fn bayes_accuracy_and_ovr_aucs_match_the_doc() {
                 margin: true,
                 nodule: false,
             },
-            [0.748, 0.985, 0.955, 0.880, 0.813],
+            [0.754, 0.986, 0.956, 0.883, 0.816],
         ),
-        (ALL, [0.864, 0.985, 0.960, 0.963, 0.968]),
+        (ALL, [0.867, 0.986, 0.960, 0.964, 0.969]),
     ];
     for (seen, expected) in table {
         let post: Vec<Vec<f64>> = draws
@@ -49,9 +49,12 @@ fn bayes_accuracy_and_ovr_aucs_match_the_doc() {
             .collect();
         let (aucs, accuracy) = multiclass_truth(&post, &classes);
         let simulated = [accuracy, aucs[0], aucs[1], aucs[2], aucs[3]];
+        // The stream is fixed, so the tolerance covers only the doc's rounding; the sampling
+        // error of 200,000 draws (SE about 0.001–0.002) is what separates these from the
+        // exact values.
         for (s, e) in simulated.iter().zip(expected) {
             assert!(
-                (s - e).abs() < 0.006,
+                (s - e).abs() < 0.0015,
                 "{seen:?}: simulated {simulated:.3?} vs doc {expected:?}"
             );
         }

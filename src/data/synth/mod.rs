@@ -9,7 +9,9 @@
 //!
 //! Scenarios: [`lesion_ct::LesionCt`] (`lesion-ct`, the quickstart).
 
+pub mod ceus_cine;
 pub mod field;
+pub mod ich_ct;
 pub mod lesion_ct;
 pub mod mri_liver;
 pub mod shapes;
@@ -65,6 +67,8 @@ pub trait Scenario: Sync {
 
 /// Every registered scenario, sorted by name.
 pub static SCENARIOS: &[&dyn Scenario] = &[
+    &ceus_cine::CeusCine,
+    &ich_ct::IchCt,
     &lesion_ct::LesionCt,
     &mri_liver::MriLiver3Class,
     &spleen_ct::SpleenCt,

@@ -129,14 +129,6 @@ pub(crate) mod sim {
     pub(crate) fn binary_auc(scores: &[f64], labels: &[bool]) -> f64 {
         auc(scores, labels).unwrap_or(f64::NAN)
     }
-
-    /// Standardised values (zero mean, unit SD).
-    pub(crate) fn z_scores(values: &[f64]) -> Vec<f64> {
-        let n = values.len() as f64;
-        let mean = values.iter().sum::<f64>() / n;
-        let sd = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
-        values.iter().map(|v| (v - mean) / sd).collect()
-    }
 }
 
 #[cfg(test)]

@@ -370,6 +370,7 @@ impl LesionCt {
             labels,
             time: None,
             event: None,
+            channels: BTreeMap::new(),
         };
         (case, latents)
     }

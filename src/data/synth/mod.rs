@@ -9,8 +9,15 @@
 //!
 //! Scenarios: [`lesion_ct::LesionCt`] (`lesion-ct`, the quickstart).
 
+pub mod ceus_cine;
 pub mod field;
+pub mod ich_ct;
 pub mod lesion_ct;
+pub mod mri_liver;
+pub mod shapes;
+pub mod spleen_ct;
+pub mod tace_ct;
+pub mod truth;
 
 use super::DataError;
 use super::image::{Image, Mask};
@@ -38,6 +45,10 @@ pub struct SyntheticCase {
     pub time: Option<f64>,
     /// Survival event, when the scenario has one.
     pub event: Option<bool>,
+    /// Extra co-registered images on the image's grid, by channel name (MRI sequences, a
+    /// B-mode cine beside a contrast cine). Written as `channels/<name>/<case>.nii.gz` (int16)
+    /// and listed under `channels` in the manifest; empty for single-image scenarios.
+    pub channels: BTreeMap<String, Image>,
 }
 
 /// A synthetic cohort generator: one file under `synth/`, one line in [`SCENARIOS`].
@@ -55,7 +66,14 @@ pub trait Scenario: Sync {
 }
 
 /// Every registered scenario, sorted by name.
-pub static SCENARIOS: &[&dyn Scenario] = &[&lesion_ct::LesionCt];
+pub static SCENARIOS: &[&dyn Scenario] = &[
+    &ceus_cine::CeusCine,
+    &ich_ct::IchCt,
+    &lesion_ct::LesionCt,
+    &mri_liver::MriLiver3Class,
+    &spleen_ct::SpleenCt,
+    &tace_ct::TaceCt,
+];
 
 /// The scenario called `name`, or an error listing the valid names.
 pub fn scenario_by_name(name: &str) -> Result<&'static dyn Scenario, DataError> {
@@ -95,7 +113,8 @@ pub fn generated_description(scenario: &dyn Scenario, n: usize, seed: u64) -> St
 }
 
 /// Generates `n` cases of `scenario` with `seed` into `out_dir` (`images/`, `masks/`,
-/// `manifest.toml`, created as needed) and returns the manifest path.
+/// `channels/<name>/` for scenarios with extra channels, `manifest.toml`, created as needed)
+/// and returns the manifest path.
 ///
 /// Cases are generated in parallel; every file's bytes depend only on (scenario, n, seed).
 pub fn write_synthetic_cohort(
@@ -151,6 +170,16 @@ fn write_case(
     };
     let image = store(&image_rel, &image_bytes)?;
     let mask = store(&mask_rel, &mask_bytes)?;
+    let mut channels = BTreeMap::new();
+    for (name, channel) in &case.channels {
+        let dir = out_dir.join("channels").join(name);
+        // Cases run in parallel; create_dir_all tolerates a folder another case just made.
+        std::fs::create_dir_all(&dir).map_err(|e| DataError::io(&dir, e))?;
+        let rel = format!("channels/{name}/{id}.nii.gz");
+        let bytes =
+            encode_image(channel, NiftiDtype::I16, true).map_err(|r| write_error(&rel, r))?;
+        channels.insert(name.clone(), store(&rel, &bytes)?);
+    }
     Ok(CaseEntry {
         id,
         patient: case.patient,
@@ -160,6 +189,33 @@ fn write_case(
         event: case.event,
         image,
         mask,
-        channels: BTreeMap::new(),
+        channels,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_is_sorted_and_names_are_unique() {
+        let names: Vec<&str> = SCENARIOS.iter().map(|s| s.name()).collect();
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(names, sorted);
+    }
+
+    #[test]
+    #[ignore = "timing: prints the generation time per case of every scenario (--ignored --nocapture)"]
+    fn measure_generation_time_per_case() {
+        for scenario in SCENARIOS {
+            let start = std::time::Instant::now();
+            for index in 0..8 {
+                std::hint::black_box(scenario.generate_case(index, 1));
+            }
+            let ms = start.elapsed().as_secs_f64() * 1000.0 / 8.0;
+            eprintln!("{:>18}: {ms:.1} ms per case", scenario.name());
+        }
+    }
 }

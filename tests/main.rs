@@ -12,6 +12,7 @@ mod conformance_pyradiomics;
 mod data_nifti;
 mod data_synth;
 mod determinism;
+mod leakage;
 mod stats_anchors;
 mod stats_bootstrap;
 mod stats_cli;

@@ -13,6 +13,7 @@ mod conformance_pyradiomics;
 mod data_nifti;
 mod data_synth;
 mod determinism;
+mod leakage;
 mod splits;
 mod stats_anchors;
 mod stats_bootstrap;

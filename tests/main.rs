@@ -3,6 +3,7 @@
 mod cli_errors;
 mod cnn_data;
 mod cnn_determinism;
+mod cnn_kind;
 mod cnn_segmentation;
 mod cnn_training;
 mod cnn_transfer;

@@ -86,7 +86,9 @@ impl ModelKind for CnnKind {
             return Err(SettingsError::for_key("channels", "`channels` is empty"));
         }
         spec.classifier_spec(2).check().map_err(|e| match e {
-            super::cnn::CnnError::Settings { key, message } => SettingsError::for_key(&key, message),
+            super::cnn::CnnError::Settings { key, message } => {
+                SettingsError::for_key(&key, message)
+            }
             other => SettingsError::for_key("kind", other.to_string()),
         })?;
         Ok(Box::new(CnnModel {
@@ -156,7 +158,11 @@ impl Model for CnnModel {
         if data.images.len() != data.labels.len() {
             return Err(ModelError::Shape {
                 model: self.id.clone(),
-                message: format!("{} images for {} labels", data.images.len(), data.labels.len()),
+                message: format!(
+                    "{} images for {} labels",
+                    data.images.len(),
+                    data.labels.len()
+                ),
             });
         }
         let per_case = samples_of(&self.id, &self.spec, data.images)?;
@@ -166,11 +172,16 @@ impl Model for CnnModel {
             labels.extend(std::iter::repeat_n(label, case_samples.len()));
             samples.extend(case_samples);
         }
-        let fitted = CnnClassifier::fit(&samples, &labels, &self.spec.classifier_spec(data.n_classes), rng)
-            .map_err(|e| ModelError::Fit {
-                model: self.id.clone(),
-                message: e.to_string(),
-            })?;
+        let fitted = CnnClassifier::fit(
+            &samples,
+            &labels,
+            &self.spec.classifier_spec(data.n_classes),
+            rng,
+        )
+        .map_err(|e| ModelError::Fit {
+            model: self.id.clone(),
+            message: e.to_string(),
+        })?;
         Ok(Box::new(FittedCnnModel {
             id: self.id.clone(),
             spec: self.spec.clone(),
@@ -204,10 +215,12 @@ impl Fitted for FittedCnnModel {
             .collect();
         let mut out = Array2::zeros((data.images.len(), self.n_classes));
         for (row, case) in data.images.iter().enumerate() {
-            let p = by_case.get(&case.case_id).ok_or_else(|| ModelError::Shape {
-                model: self.id.clone(),
-                message: format!("no prediction for case {}", case.case_id),
-            })?;
+            let p = by_case
+                .get(&case.case_id)
+                .ok_or_else(|| ModelError::Shape {
+                    model: self.id.clone(),
+                    message: format!("no prediction for case {}", case.case_id),
+                })?;
             for (c, &v) in p.iter().enumerate() {
                 out[[row, c]] = v;
             }

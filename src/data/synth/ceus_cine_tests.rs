@@ -115,7 +115,10 @@ fn each_signal_is_visible_and_the_tic_is_blind_to_the_pattern() {
             let (mean, sd) = roi_stats(&averaged, &roi);
             // B: SD of the first B-mode frame in the ROI.
             let bmode = &case.channels[BMODE].voxels[..plane];
-            (latents, [curve[peak_frame].ln(), sd / mean, roi_stats(bmode, &roi).1])
+            (
+                latents,
+                [curve[peak_frame].ln(), sd / mean, roi_stats(bmode, &roi).1],
+            )
         })
         .collect();
     let column = |c: usize| rows.iter().map(|r| r.1[c]).collect::<Vec<f64>>();

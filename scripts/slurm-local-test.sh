@@ -75,8 +75,13 @@ done
 sinfo
 
 cd "$root"
-cargo build --release --locked --quiet
-radbench="$root/target/release/radbench"
+# RADBENCH_BIN: an already built radbench (any profile); otherwise build the release binary.
+if [ -n "${RADBENCH_BIN:-}" ]; then
+  radbench=$(cd "$(dirname "$RADBENCH_BIN")" && pwd)/$(basename "$RADBENCH_BIN")
+else
+  cargo build --release --locked --quiet
+  radbench="$root/target/release/radbench"
+fi
 experiment="$root/experiments/quickstart.toml"
 
 # Reference: the same experiment on this machine, no cluster.

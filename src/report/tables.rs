@@ -57,6 +57,24 @@ fn proportion(p: &crate::eval::threshold::Proportion) -> String {
     format!("{} ({})", fixed(p.value, 3), ci(p.ci))
 }
 
+/// A short text for a cell's fit summary (`selected` features, CNN `best_epoch`).
+fn describe_fit(summary: &serde_json::Value) -> String {
+    if let Some(selected) = summary["selected"].as_array() {
+        let names: Vec<&str> = selected
+            .iter()
+            .filter_map(|v| v.as_str())
+            .map(|n| n.strip_prefix("original_").unwrap_or(n))
+            .collect();
+        return format!("{} features: {}", names.len(), names.join(", "));
+    }
+    if let (Some(best), Some(epochs)) =
+        (summary["best_epoch"].as_u64(), summary["epochs"].as_array())
+    {
+        return format!("epoch {best} of {}", epochs.len());
+    }
+    String::new()
+}
+
 /// The report's tables, in reading order.
 pub fn tables(r: &Report) -> Vec<Table> {
     let level = r.models.first().map(|m| m.ci_level).unwrap_or(0.95) * 100.0;
@@ -245,6 +263,28 @@ pub fn tables(r: &Report) -> Vec<Table> {
                     .collect(),
             });
         }
+    }
+
+    // What each fold's fit chose: selected features, CNN epochs.
+    let mut fits = Vec::new();
+    for m in &r.models {
+        let cells: Vec<String> = m.cell_summaries.iter().map(describe_fit).collect();
+        if cells.iter().any(|c| !c.is_empty()) {
+            let mut row = vec![m.id.clone()];
+            row.extend(cells);
+            fits.push(row);
+        }
+    }
+    if !fits.is_empty() {
+        let mut header = vec!["model".to_string()];
+        header.extend(r.parts.iter().cloned());
+        out.push(Table {
+            title: "Fitted in each part".into(),
+            caption: "Chosen on the training data of each part (repeat 0): selected features, or the CNN's kept epoch.".into(),
+            numeric: vec![false; header.len()],
+            header,
+            rows: fits,
+        });
     }
 
     if let Some(p) = &r.published {

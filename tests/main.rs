@@ -14,6 +14,7 @@ mod conformance_pyradiomics;
 mod data_nifti;
 mod data_synth;
 mod determinism;
+mod experiments;
 mod leakage;
 mod splits;
 mod stats_anchors;

@@ -15,4 +15,5 @@ mod determinism;
 mod stats_anchors;
 mod stats_bootstrap;
 mod stats_cli;
+mod synth_scenarios;
 mod util;

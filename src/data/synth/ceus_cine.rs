@@ -206,7 +206,11 @@ impl CeusCine {
 
         let r = rng.random_range(5.0..8.5);
         let roi = Ellipsoid {
-            centre: [rng.random_range(-2.0..2.0), rng.random_range(-2.0..2.0), 0.0],
+            centre: [
+                rng.random_range(-2.0..2.0),
+                rng.random_range(-2.0..2.0),
+                0.0,
+            ],
             radii: [r, r * rng.random_range(0.75..1.0), 1.0],
             angle: rng.random_range(0.0..PI),
         };

@@ -68,7 +68,7 @@ fn cases_are_reproducible_and_well_formed() {
     // The ROI is the same on every frame.
     let plane = DIMS[0] * DIMS[1];
     let first = &a.mask.voxels[..plane];
-    assert!(first.iter().any(|&v| v == 1));
+    assert!(first.contains(&1));
     assert!(a.mask.voxels.chunks(plane).all(|frame| frame == first));
     assert_eq!(a.labels.get(LABEL).copied(), Some(i64::from(la.response)));
 }
@@ -115,7 +115,10 @@ fn each_signal_is_visible_and_the_tic_is_blind_to_the_pattern() {
             let (mean, sd) = roi_stats(&averaged, &roi);
             // B: SD of the first B-mode frame in the ROI.
             let bmode = &case.channels[BMODE].voxels[..plane];
-            (latents, [curve[peak_frame].ln(), sd / mean, roi_stats(bmode, &roi).1])
+            (
+                latents,
+                [curve[peak_frame].ln(), sd / mean, roi_stats(bmode, &roi).1],
+            )
         })
         .collect();
     let column = |c: usize| rows.iter().map(|r| r.1[c]).collect::<Vec<f64>>();

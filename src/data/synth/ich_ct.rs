@@ -296,9 +296,8 @@ impl IchCt {
         let centre = haematoma.ellipsoid.centre;
         for satellite in candidates.iter().take(latents.satellites) {
             let place = |direction: &[f64; 3]| {
-                let reach = haematoma.surface_distance(*direction)
-                    + satellite.gap
-                    + satellite.radius;
+                let reach =
+                    haematoma.surface_distance(*direction) + satellite.gap + satellite.radius;
                 std::array::from_fn(|a| centre[a] + reach * direction[a])
             };
             let fits = |p: &[f64; 3]| inner_brain(*p);

@@ -86,8 +86,16 @@ fn every_mask_is_non_empty_and_the_satellites_are_visible() {
     let k: Vec<f64> = rows.iter().map(|r| r.0.satellites as f64).collect();
     let any: Vec<bool> = rows.iter().map(|r| r.0.satellites > 0).collect();
     let bright: Vec<f64> = rows.iter().map(|r| r.2).collect();
-    assert!(correlation(&k, &bright) > 0.8, "{}", correlation(&k, &bright));
-    assert!(binary_auc(&bright, &any) > 0.9, "{}", binary_auc(&bright, &any));
+    assert!(
+        correlation(&k, &bright) > 0.8,
+        "{}",
+        correlation(&k, &bright)
+    );
+    assert!(
+        binary_auc(&bright, &any) > 0.9,
+        "{}",
+        binary_auc(&bright, &any)
+    );
 }
 
 #[test]
@@ -172,6 +180,12 @@ fn measure_shape_feature_aucs_for_the_doc() {
         );
     }
     eprintln!("AUC of u itself on these cases: {:.3}", binary_auc(&u, &y));
-    let bright: Vec<f64> = measured_signals(400, 20240605).iter().map(|r| r.2).collect();
-    eprintln!("AUC of the bright-voxel count around the mask: {:.3}", binary_auc(&bright, &y));
+    let bright: Vec<f64> = measured_signals(400, 20240605)
+        .iter()
+        .map(|r| r.2)
+        .collect();
+    eprintln!(
+        "AUC of the bright-voxel count around the mask: {:.3}",
+        binary_auc(&bright, &y)
+    );
 }

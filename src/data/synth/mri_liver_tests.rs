@@ -61,10 +61,7 @@ fn cases_are_reproducible_and_well_formed() {
                 .all(|v| v.fract() == 0.0 && (0.0..=32767.0).contains(v))
         );
     }
-    assert_eq!(
-        a.labels.get(LABEL).copied(),
-        Some(la.lesion_class as i64)
-    );
+    assert_eq!(a.labels.get(LABEL).copied(), Some(la.lesion_class as i64));
 }
 
 fn correlation(x: &[f64], y: &[f64]) -> f64 {
@@ -101,9 +98,8 @@ fn every_mask_is_non_empty_and_each_signal_is_visible_in_the_images() {
             assert!(lesion.len() > 40 && !core.is_empty(), "case {i}");
             let dwi = &case.channels["dwi"].voxels;
             let arterial = &case.channels["t1_arterial"].voxels;
-            let log_ratio = |v: &[f64], a: &[usize], b: &[usize]| {
-                (mean_over(v, a) / mean_over(v, b)).ln()
-            };
+            let log_ratio =
+                |v: &[f64], a: &[usize], b: &[usize]| (mean_over(v, a) / mean_over(v, b)).ln();
             (
                 latents,
                 [

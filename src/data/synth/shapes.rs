@@ -176,7 +176,11 @@ impl LobedBody {
     pub fn surface_distance(&self, direction: [f64; 3]) -> f64 {
         let c = self.ellipsoid.centre;
         let level = self.level(std::array::from_fn(|a| c[a] + direction[a]));
-        if level > 0.0 { 1.0 / level } else { f64::INFINITY }
+        if level > 0.0 {
+            1.0 / level
+        } else {
+            f64::INFINITY
+        }
     }
 
     /// An upper bound of the distance from the centre to the surface.
@@ -394,7 +398,12 @@ mod tests {
             ellipsoid: e.clone(),
             lobes: vec![],
         };
-        for p in [[1.0, 2.0, 0.0], [5.0, 4.0, 1.0], [1.0, 2.0, 3.9], [1.0, 2.0, 4.1]] {
+        for p in [
+            [1.0, 2.0, 0.0],
+            [5.0, 4.0, 1.0],
+            [1.0, 2.0, 3.9],
+            [1.0, 2.0, 4.1],
+        ] {
             assert_eq!(body.contains(p), e.contains(p));
             assert!((body.level(p) - e.level(p)).abs() < 1e-12);
         }

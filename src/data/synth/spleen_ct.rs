@@ -142,8 +142,7 @@ pub fn bayes_auc_decompensation() -> f64 {
 /// Density of the volume score `z` (a two-component normal mixture).
 fn volume_score_density(z: f64) -> f64 {
     let normal = |x: f64| (-x * x / 2.0).exp() / (2.0 * PI).sqrt();
-    (1.0 - DECOMPENSATION_RATE) * normal(z)
-        + DECOMPENSATION_RATE * normal(z - VOLUME_SEPARATION)
+    (1.0 - DECOMPENSATION_RATE) * normal(z) + DECOMPENSATION_RATE * normal(z - VOLUME_SEPARATION)
 }
 
 /// The median of the volume score (bisection on the mixture CDF).
@@ -257,14 +256,21 @@ impl SpleenCt {
         let grid = grid();
 
         // Body wall and cavity.
-        let body = [rng.random_range(120.0..126.0), rng.random_range(95.0..102.0)];
+        let body = [
+            rng.random_range(120.0..126.0),
+            rng.random_range(95.0..102.0),
+        ];
         let fat = rng.random_range(8.0..18.0);
         let wall = [body[0] - fat, body[1] - fat];
         let cavity = [wall[0] - 6.0, wall[1] - 6.0];
         // Organs (jittered a little per patient).
         let mut jitter = |mm: f64| rng.random_range(-mm..mm);
         let liver = ellipsoid(
-            [-50.0 + jitter(8.0), -10.0 + jitter(8.0), 25.0 + jitter(10.0)],
+            [
+                -50.0 + jitter(8.0),
+                -10.0 + jitter(8.0),
+                25.0 + jitter(10.0),
+            ],
             [72.0 + jitter(8.0), 62.0 + jitter(6.0), 80.0 + jitter(10.0)],
         );
         let stomach = ellipsoid(
@@ -277,7 +283,11 @@ impl SpleenCt {
                 [28.0, 24.0, 52.0],
             ),
             ellipsoid(
-                [-70.0 + jitter(6.0), 50.0 + jitter(5.0), -75.0 + jitter(12.0)],
+                [
+                    -70.0 + jitter(6.0),
+                    50.0 + jitter(5.0),
+                    -75.0 + jitter(12.0),
+                ],
                 [28.0, 24.0, 52.0],
             ),
         ];

@@ -16,7 +16,10 @@ fn survival_truth_matches_the_doc() {
     let n = draws.len() as f64;
     let volumes: Vec<f64> = draws.iter().map(|l| volume_ml(l.volume_score)).collect();
     let mean_volume = volumes.iter().sum::<f64>() / n;
-    assert!((mean_volume - 550.0).abs() < 3.0, "mean volume {mean_volume}");
+    assert!(
+        (mean_volume - 550.0).abs() < 3.0,
+        "mean volume {mean_volume}"
+    );
     assert_eq!(format!("{:.4}", log_volume_offset()), "6.1302");
     let labels: Vec<bool> = draws.iter().map(|l| l.decompensation).collect();
     let rate = labels.iter().filter(|&&d| d).count() as f64 / n;
@@ -46,14 +49,26 @@ fn survival_truth_matches_the_doc() {
         .collect();
     let (low, high) = (median(&mut low), median(&mut high));
     let exact = [false, true].map(median_survival_by_volume_half);
-    assert!((low - exact[0]).abs() < 0.3, "median survival, low volume {low}");
-    assert!((high - exact[1]).abs() < 0.3, "median survival, high volume {high}");
+    assert!(
+        (low - exact[0]).abs() < 0.3,
+        "median survival, low volume {low}"
+    );
+    assert!(
+        (high - exact[1]).abs() < 0.3,
+        "median survival, high volume {high}"
+    );
     assert_eq!(format!("{:.1} {:.1}", exact[0], exact[1]), "21.8 13.1");
     // Concordance: P(T_i < T_j | V_i > V_j) = V_i / (V_i + V_j), averaged over pairs.
     let pairs = volumes.chunks_exact(2);
-    let concordance =
-        pairs.clone().map(|p| p[0].max(p[1]) / (p[0] + p[1])).sum::<f64>() / pairs.len() as f64;
-    assert!((concordance - 0.600).abs() < 0.005, "concordance {concordance}");
+    let concordance = pairs
+        .clone()
+        .map(|p| p[0].max(p[1]) / (p[0] + p[1]))
+        .sum::<f64>()
+        / pairs.len() as f64;
+    assert!(
+        (concordance - 0.600).abs() < 0.005,
+        "concordance {concordance}"
+    );
     // The survival function is the one the times are drawn from.
     let at_median = survival_function(REFERENCE_MEDIAN_MONTHS, 550.0);
     assert!((at_median - 0.5).abs() < 1e-12);

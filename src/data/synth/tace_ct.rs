@@ -232,7 +232,8 @@ impl TaceCt {
         // Background and tumour mask.
         let mut voxels = vec![0.0; grid.len()];
         VoxelBox::all(&grid).for_each(|i, j, k| {
-            voxels[grid.index(i, j, k)] = LIVER_HU + blobs_at(&blobs, voxel_position(&grid, i, j, k));
+            voxels[grid.index(i, j, k)] =
+                LIVER_HU + blobs_at(&blobs, voxel_position(&grid, i, j, k));
         });
         let mut mask = empty_mask(&grid);
         let reach = tumour.extent() + halo_width + 2.0;

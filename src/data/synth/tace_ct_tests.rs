@@ -87,7 +87,11 @@ fn cases_are_reproducible_and_well_formed() {
 
 /// Mean over the 3 × 3 in-plane neighbourhood (clipped at the border).
 fn local_mean(voxels: &[f64], dims: [usize; 3], n: usize) -> f64 {
-    let (i, j, k) = (n % dims[0], (n / dims[0]) % dims[1], n / (dims[0] * dims[1]));
+    let (i, j, k) = (
+        n % dims[0],
+        (n / dims[0]) % dims[1],
+        n / (dims[0] * dims[1]),
+    );
     let mut sum = 0.0;
     let mut count = 0.0;
     for jj in j.saturating_sub(1)..(j + 2).min(dims[1]) {
@@ -155,7 +159,11 @@ fn every_mask_is_non_empty_and_each_signal_is_visible_in_the_images() {
     let halo: Vec<f64> = rows.iter().map(|r| r.2).collect();
     let darkest: Vec<f64> = rows.iter().map(|r| r.3).collect();
     let nodule: Vec<bool> = rows.iter().map(|r| r.0.new_nodule).collect();
-    assert!(correlation(&f, &deposit) > 0.95, "{}", correlation(&f, &deposit));
+    assert!(
+        correlation(&f, &deposit) > 0.95,
+        "{}",
+        correlation(&f, &deposit)
+    );
     assert!(correlation(&h, &halo) > 0.8, "{}", correlation(&h, &halo));
     assert!(
         binary_auc(&darkest, &nodule) > 0.9,

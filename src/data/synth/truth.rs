@@ -148,7 +148,11 @@ mod tests {
         let combined = binormal_plus_discrete_auc(1e-3, &[0.25, 0.75], &[0.85, 0.15]);
         assert!((combined - 0.80).abs() < 1e-3, "{combined}");
         let p = posteriors(&[0.0, 0.0, 2.0_f64.ln()], &[0.5, 0.25, 0.25]);
-        assert!(p.iter().zip([0.4, 0.2, 0.4]).all(|(a, b)| (a - b).abs() < 1e-12));
+        assert!(
+            p.iter()
+                .zip([0.4, 0.2, 0.4])
+                .all(|(a, b)| (a - b).abs() < 1e-12)
+        );
         assert_eq!(categorical(&[0.2, 0.3, 0.5], 0.19), 0);
         assert_eq!(categorical(&[0.2, 0.3, 0.5], 0.2), 1);
         assert_eq!(categorical(&[0.2, 0.3, 0.5], 0.999_999), 2);

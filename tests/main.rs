@@ -20,4 +20,5 @@ mod splits;
 mod stats_anchors;
 mod stats_bootstrap;
 mod stats_cli;
+mod synth_scenarios;
 mod util;

@@ -114,7 +114,10 @@ fn invalid_values_are_rejected_with_their_line() {
     assert!(error_of(&no_cohort).1.contains("[cohort]"));
     let (line, message) = error_of("[synthetic]\nscenario = \"nope\"\nn = 5\nseed = 1\n");
     assert_eq!(line, 2);
-    assert!(message.contains("valid scenarios: lesion-ct"), "{message}");
+    assert!(
+        message.contains("valid scenarios: ") && message.contains("lesion-ct"),
+        "{message}"
+    );
     assert!(
         error_of("[synthetic]\nscenario = \"lesion-ct\"\nn = 0\nseed = 1\n")
             .1

@@ -68,7 +68,7 @@ fn cases_are_reproducible_and_well_formed() {
     // The ROI is the same on every frame.
     let plane = DIMS[0] * DIMS[1];
     let first = &a.mask.voxels[..plane];
-    assert!(first.iter().any(|&v| v == 1));
+    assert!(first.contains(&1));
     assert!(a.mask.voxels.chunks(plane).all(|frame| frame == first));
     assert_eq!(a.labels.get(LABEL).copied(), Some(i64::from(la.response)));
 }

@@ -2,12 +2,23 @@
 //!
 //! Principal items: the [`Scenario`] trait (one file per scenario), the registry
 //! [`SCENARIOS`] / [`scenario_by_name`], a generated [`SyntheticCase`], and
-//! [`write_synthetic_cohort`], which writes `images/`, `masks/` and a `manifest.toml` with real
-//! SHA-256s. Case `i` of a cohort draws only from the stream
-//! `seed::rng_for(seed, ["synth", scenario, i])`, so cases are independent of generation order
-//! and thread count, and the same seed gives the same bytes.
+//! [`write_synthetic_cohort`], which writes `images/`, `masks/`, `channels/<name>/` (extra
+//! co-registered images) and a `manifest.toml` with real SHA-256s. Case `i` of a cohort draws
+//! only from the stream `seed::rng_for(seed, ["synth", scenario, i])`, so cases are
+//! independent of generation order and thread count, and the same seed gives the same bytes.
 //!
-//! Scenarios: [`lesion_ct::LesionCt`] (`lesion-ct`, the quickstart).
+//! Scenarios (each module documents its generative model, latent variables, which signal
+//! each model family can see, and the Bayes-optimal AUC each signal allows; overview in
+//! `docs/scenarios.md`):
+//! - [`lesion_ct::LesionCt`] (`lesion-ct`): the quickstart, binary `lesion`.
+//! - [`tace_ct::TaceCt`] (`tace-ct`): source paper 1, 4-class TACE response, sites A/B/C.
+//! - [`spleen_ct::SpleenCt`] (`spleen-ct`): paper 2, spleen mask, volume-driven survival.
+//! - [`mri_liver::MriLiver3Class`] (`mri-liver-3class`): paper 3, T2 + DWI + T1 channels.
+//! - [`ceus_cine::CeusCine`] (`ceus-cine`): paper 4, contrast cine + B-mode, TIC signal.
+//! - [`ich_ct::IchCt`] (`ich-ct`): paper 5, haematoma expansion, weak shape signal.
+//!
+//! Helpers: [`shapes`] (grids, ellipsoids, lobulated bodies, partial-volume spheres),
+//! [`field`] (correlated noise) and [`truth`] (binormal, discrete and posterior ground truth).
 
 pub mod ceus_cine;
 pub mod field;

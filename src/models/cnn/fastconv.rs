@@ -238,35 +238,43 @@ impl Geometry {
         col: &mut [f32],
         row_stride: usize,
     ) {
+        for r in 0..self.depth() {
+            let dst = &mut col[r * row_stride..r * row_stride + oh * ow];
+            self.im2col_row(x, r, (h, w), (oh, ow), dst);
+        }
+    }
+
+    /// Row `r` = (channel, ky, kx) of one image's im2col matrix, `oh·ow` values.
+    pub(crate) fn im2col_row(
+        &self,
+        x: &[f32],
+        r: usize,
+        (h, w): (usize, usize),
+        (oh, ow): (usize, usize),
+        dst: &mut [f32],
+    ) {
         let k = self.kernel;
+        let (ci, ky, kx) = (r / (k * k), (r / k) % k, r % k);
         let (s, p) = (self.stride, self.padding as isize);
-        for ci in 0..self.c_in {
-            let plane = &x[ci * h * w..(ci + 1) * h * w];
-            for ky in 0..k {
-                for kx in 0..k {
-                    let row = ((ci * k + ky) * k + kx) * row_stride;
-                    let dst = &mut col[row..row + oh * ow];
-                    dst.iter_mut().for_each(|v| *v = 0.0);
-                    let (first, last) = self.valid_columns(kx, w, ow);
-                    if first == last {
-                        continue;
-                    }
-                    let x0 = ((first * s + kx) as isize - p) as usize;
-                    for oy in 0..oh {
-                        let iy = (oy * s) as isize + ky as isize - p;
-                        if iy < 0 || iy >= h as isize {
-                            continue;
-                        }
-                        let src = &plane[iy as usize * w..(iy as usize + 1) * w];
-                        let out = &mut dst[oy * ow..(oy + 1) * ow];
-                        if s == 1 {
-                            out[first..last].copy_from_slice(&src[x0..x0 + last - first]);
-                        } else {
-                            for (j, o) in out[first..last].iter_mut().enumerate() {
-                                *o = src[x0 + j * s];
-                            }
-                        }
-                    }
+        let plane = &x[ci * h * w..(ci + 1) * h * w];
+        dst.iter_mut().for_each(|v| *v = 0.0);
+        let (first, last) = self.valid_columns(kx, w, ow);
+        if first == last {
+            return;
+        }
+        let x0 = ((first * s + kx) as isize - p) as usize;
+        for oy in 0..oh {
+            let iy = (oy * s) as isize + ky as isize - p;
+            if iy < 0 || iy >= h as isize {
+                continue;
+            }
+            let src = &plane[iy as usize * w..(iy as usize + 1) * w];
+            let out = &mut dst[oy * ow..(oy + 1) * ow];
+            if s == 1 {
+                out[first..last].copy_from_slice(&src[x0..x0 + last - first]);
+            } else {
+                for (j, o) in out[first..last].iter_mut().enumerate() {
+                    *o = src[x0 + j * s];
                 }
             }
         }

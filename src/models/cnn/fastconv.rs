@@ -6,8 +6,10 @@
 //! and then bias, residual addition and ReLU each take another pass over memory. Here each image
 //! is lowered to an im2col matrix straight from NCHW (1×1 stride-1 convolutions skip it), one
 //! packed `gemm` (the crate candle itself uses) writes `[c_out, h·w]` directly into the NCHW
-//! output, and one epilogue pass adds bias and residual and clamps. Batches are split over
-//! images (one image per task, single-threaded gemm); a single image uses gemm's own threads.
+//! output, and one epilogue pass adds bias and residual and clamps. Batches of large maps are
+//! split over images (one image per task, single-threaded gemm; a single image uses gemm's own
+//! threads); small maps (< 1024 output pixels) run the whole batch as one wide GEMM, since a
+//! GEMM of a few dozen columns per image is mostly overhead.
 //! Each output element is one dot product computed in gemm's fixed k order, so results do not
 //! depend on the thread count. This is the standard im2col + GEMM lowering (Chellapilla et al.
 //! 2006, "High performance convolutional neural networks for document processing").
@@ -92,6 +94,9 @@ impl FusedConv {
     }
 }
 
+/// Feature maps with fewer output pixels than this run as one whole-batch GEMM.
+const WIDE_BELOW_PIXELS: usize = 1024;
+
 /// What is applied to the raw convolution output, in this order.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Epilogue<'a> {
@@ -153,6 +158,10 @@ impl Geometry {
                 out.len()
             )
         }
+        if b > 1 && oh * ow < WIDE_BELOW_PIXELS {
+            self.forward_wide(input, (b, h, w), (oh, ow), weight, &mut out, epilogue)?;
+            return Ok((out, Shape::from((b, self.c_out, oh, ow))));
+        }
         let item = |i: usize, dst: &mut [f32], par: gemm::Parallelism| {
             let x = &input[i * in_len..(i + 1) * in_len];
             let image_epilogue = Epilogue {
@@ -165,6 +174,67 @@ impl Geometry {
         };
         for_each_image(&mut out, out_len, b, item)?;
         Ok((out, Shape::from((b, self.c_out, oh, ow))))
+    }
+
+    /// The whole batch as one GEMM over side-by-side im2col matrices (`[depth, b·P]`), for
+    /// small feature maps where a per-image GEMM of `P` columns would be mostly overhead; the
+    /// epilogue runs while scattering `[c_out, b·P]` back to NCHW.
+    fn forward_wide(
+        &self,
+        input: &[f32],
+        (b, h, w): (usize, usize, usize),
+        (oh, ow): (usize, usize),
+        weight: &[f32],
+        out: &mut [f32],
+        epilogue: Epilogue<'_>,
+    ) -> Result<()> {
+        let pixels = oh * ow;
+        let (in_len, out_len, wide) = (self.c_in * h * w, self.c_out * pixels, b * pixels);
+        let mut cols = vec![0f32; self.depth() * wide];
+        cols.par_chunks_mut(wide).enumerate().for_each(|(r, row)| {
+            for (i, seg) in row.chunks_mut(pixels).enumerate() {
+                self.im2col_row(
+                    &input[i * in_len..(i + 1) * in_len],
+                    r,
+                    (h, w),
+                    (oh, ow),
+                    seg,
+                );
+            }
+        });
+        let mut product = vec![0f32; self.c_out * wide];
+        let threads = candle_core::utils::get_num_threads();
+        let par = if threads > 1 {
+            gemm::Parallelism::Rayon(threads)
+        } else {
+            gemm::Parallelism::None
+        };
+        matmul(
+            (self.c_out, wide, self.depth()),
+            &mut product,
+            (weight, 1, self.depth()),
+            (&cols, 1, wide),
+            par,
+        )?;
+        out.par_chunks_mut(out_len)
+            .enumerate()
+            .for_each(|(i, dst)| {
+                for (co, row) in dst.chunks_mut(pixels).enumerate() {
+                    let src = &product[co * wide + i * pixels..co * wide + (i + 1) * pixels];
+                    let b = epilogue.bias.map_or(0.0, |b| b[co]);
+                    let res = epilogue
+                        .residual
+                        .map(|r| &r[i * out_len + co * pixels..i * out_len + (co + 1) * pixels]);
+                    for (j, v) in row.iter_mut().enumerate() {
+                        let mut y = src[j] + b;
+                        if let Some(r) = res {
+                            y += r[j];
+                        }
+                        *v = if epilogue.relu { y.max(0.0) } else { y };
+                    }
+                }
+            });
+        Ok(())
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -238,35 +308,43 @@ impl Geometry {
         col: &mut [f32],
         row_stride: usize,
     ) {
+        for r in 0..self.depth() {
+            let dst = &mut col[r * row_stride..r * row_stride + oh * ow];
+            self.im2col_row(x, r, (h, w), (oh, ow), dst);
+        }
+    }
+
+    /// Row `r` = (channel, ky, kx) of one image's im2col matrix, `oh·ow` values.
+    pub(crate) fn im2col_row(
+        &self,
+        x: &[f32],
+        r: usize,
+        (h, w): (usize, usize),
+        (oh, ow): (usize, usize),
+        dst: &mut [f32],
+    ) {
         let k = self.kernel;
+        let (ci, ky, kx) = (r / (k * k), (r / k) % k, r % k);
         let (s, p) = (self.stride, self.padding as isize);
-        for ci in 0..self.c_in {
-            let plane = &x[ci * h * w..(ci + 1) * h * w];
-            for ky in 0..k {
-                for kx in 0..k {
-                    let row = ((ci * k + ky) * k + kx) * row_stride;
-                    let dst = &mut col[row..row + oh * ow];
-                    dst.iter_mut().for_each(|v| *v = 0.0);
-                    let (first, last) = self.valid_columns(kx, w, ow);
-                    if first == last {
-                        continue;
-                    }
-                    let x0 = ((first * s + kx) as isize - p) as usize;
-                    for oy in 0..oh {
-                        let iy = (oy * s) as isize + ky as isize - p;
-                        if iy < 0 || iy >= h as isize {
-                            continue;
-                        }
-                        let src = &plane[iy as usize * w..(iy as usize + 1) * w];
-                        let out = &mut dst[oy * ow..(oy + 1) * ow];
-                        if s == 1 {
-                            out[first..last].copy_from_slice(&src[x0..x0 + last - first]);
-                        } else {
-                            for (j, o) in out[first..last].iter_mut().enumerate() {
-                                *o = src[x0 + j * s];
-                            }
-                        }
-                    }
+        let plane = &x[ci * h * w..(ci + 1) * h * w];
+        dst.iter_mut().for_each(|v| *v = 0.0);
+        let (first, last) = self.valid_columns(kx, w, ow);
+        if first == last {
+            return;
+        }
+        let x0 = ((first * s + kx) as isize - p) as usize;
+        for oy in 0..oh {
+            let iy = (oy * s) as isize + ky as isize - p;
+            if iy < 0 || iy >= h as isize {
+                continue;
+            }
+            let src = &plane[iy as usize * w..(iy as usize + 1) * w];
+            let out = &mut dst[oy * ow..(oy + 1) * ow];
+            if s == 1 {
+                out[first..last].copy_from_slice(&src[x0..x0 + last - first]);
+            } else {
+                for (j, o) in out[first..last].iter_mut().enumerate() {
+                    *o = src[x0 + j * s];
                 }
             }
         }
@@ -457,6 +535,8 @@ mod tests {
             (6, 4, 1, 1, 0, 5),
             (6, 4, 1, 2, 0, 7),
             (2, 3, 5, 1, 2, 4),
+            // ≥ 1024 output pixels: the per-image path also for batches.
+            (2, 3, 3, 1, 1, 33),
         ] {
             for batch in [1, 3] {
                 let x = Tensor::randn(0f32, 1.0, (batch, c_in, hw, hw + 1), &dev).unwrap();

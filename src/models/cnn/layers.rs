@@ -165,8 +165,16 @@ pub fn global_avg_pool(xs: &Tensor) -> Result<Tensor> {
 /// candle's `max_pool2d` has no padding and no backward pass when kernel ≠ stride. The input
 /// follows a ReLU, so zero padding equals PyTorch's −∞ padding. Where several window entries
 /// tie, candle's `maximum` splits the gradient between them (PyTorch routes it to the first);
-/// both are valid subgradients.
+/// both are valid subgradients. Inputs that need no gradient take candle's own pool instead
+/// (bit-identical: a maximum involves no rounding).
 pub fn max_pool_3x3_s2_p1(xs: &Tensor) -> Result<Tensor> {
+    if !xs.track_op() {
+        // No gradient needed (inference): candle's single-pass pool on the padded input.
+        return xs
+            .pad_with_zeros(2, 1, 1)?
+            .pad_with_zeros(3, 1, 1)?
+            .max_pool2d_with_stride(3, 2);
+    }
     let (_, _, h, w) = xs.dims4()?;
     let (oh, ow) = ((h.max(1) - 1) / 2 + 1, (w.max(1) - 1) / 2 + 1);
     let xp = xs
@@ -194,6 +202,12 @@ fn every_second(x: &Tensor, dim: usize, offset: usize, n: usize) -> Result<Tenso
 /// `count_include_pad=True`), as shifted sums (candle's `avg_pool2d` has no backward pass when
 /// kernel ≠ stride).
 pub fn avg_pool_3x3_s1_p1(xs: &Tensor) -> Result<Tensor> {
+    if !xs.track_op() {
+        return xs
+            .pad_with_zeros(2, 1, 1)?
+            .pad_with_zeros(3, 1, 1)?
+            .avg_pool2d_with_stride(3, 1);
+    }
     let (_, _, h, w) = xs.dims4()?;
     let xp = xs.pad_with_zeros(2, 1, 1)?.pad_with_zeros(3, 1, 1)?;
     let rows = ((xp.narrow(2, 0, h)? + xp.narrow(2, 1, h)?)? + xp.narrow(2, 2, h)?)?;
@@ -215,8 +229,11 @@ mod tests {
     #[test]
     fn pools_match_candle_where_candle_can_pool() {
         for (h, w) in [(8, 8), (7, 9), (1, 2)] {
-            let x = Tensor::rand(0f32, 1.0, (2, 3, h, w), &Device::Cpu).unwrap();
-            let ours = max_pool_3x3_s2_p1(&x).unwrap();
+            // A variable takes the differentiable path; the plain tensor candle's pool.
+            let v = candle_core::Var::rand(0f32, 1.0, (2, 3, h, w), &Device::Cpu).unwrap();
+            let x = v.as_tensor().detach();
+            let ours = max_pool_3x3_s2_p1(v.as_tensor()).unwrap();
+            assert_eq!(max_pool_3x3_s2_p1(&x).unwrap().dims(), ours.dims());
             // Reference: candle's own pool on an explicitly zero-padded input.
             let padded = x
                 .pad_with_zeros(2, 1, 1)
@@ -234,7 +251,7 @@ mod tests {
                 .to_scalar()
                 .unwrap();
             assert_eq!(diff, 0.0, "{h}×{w}");
-            let avg = avg_pool_3x3_s1_p1(&x).unwrap();
+            let avg = avg_pool_3x3_s1_p1(v.as_tensor()).unwrap();
             let theirs = padded.avg_pool2d_with_stride(3, 1).unwrap();
             let diff: f32 = (&avg - &theirs)
                 .unwrap()

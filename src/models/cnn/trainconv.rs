@@ -3,13 +3,13 @@
 //! Principal type: [`TrainConv`], applied by [`conv2d`]. candle 0.11 computes the input gradient
 //! of a convolution with its direct `conv_transpose2d` loop (one dot product over input
 //! channels per output pixel and kernel tap), which dominated a ResNet training step. Here both
-//! gradients are GEMMs over the same im2col lowering as the forward pass
-//! ([`super::fastconv`]): `∂x = col2im(Wᵀ·∂y)` per image, and `∂W = Σᵢ ∂yᵢ·colᵢᵀ` accumulated
-//! image by image in batch order, so the sum's order, and every bit of the result, is fixed
-//! whatever the thread count. Reference: Chellapilla et al. 2006 (im2col lowering); the
+//! gradients are single GEMMs over the im2col lowering of the whole batch laid side by side
+//! ([`super::fastconv`]): `∂W = ∂Y·colsᵀ` (the sum over images and pixels is gemm's k loop,
+//! whose order does not depend on the thread count: gemm splits only the m and n axes) and
+//! `∂x = col2im(Wᵀ·∂Y)`, scattered back image by image in a fixed order. Reference: Chellapilla et al. 2006 (im2col lowering); the
 //! gradients are the usual adjoints of that linear map.
 
-use super::fastconv::{Epilogue, Geometry, contiguous_f32, for_each_image, gemm_into, matmul};
+use super::fastconv::{Epilogue, Geometry, contiguous_f32, matmul};
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
@@ -92,59 +92,56 @@ impl CustomOp2 for TrainConv {
         // Wᵀ as a [depth, c_out] operand of the row-major [c_out, depth] weight.
         let w_t = (wt.as_slice(), depth, 1);
 
-        let mut grad_x = vec![0f32; b * in_len];
-        for_each_image(&mut grad_x, in_len, b, |i, dst, par| {
-            let g_i = (&g[i * out_len..(i + 1) * out_len], 1, pixels);
-            if geom.is_pointwise() {
-                return matmul((c, pixels, geom.c_out), dst, w_t, g_i, par);
+        // The whole batch side by side: column i·P + p is pixel p of image i. One GEMM per
+        // gradient then sums over images and pixels inside gemm's fixed k order.
+        let wide = b * pixels;
+        let mut g_wide = vec![0f32; geom.c_out * wide];
+        g_wide
+            .par_chunks_mut(wide)
+            .enumerate()
+            .for_each(|(co, row)| {
+                for (i, seg) in row.chunks_mut(pixels).enumerate() {
+                    let start = i * out_len + co * pixels;
+                    seg.copy_from_slice(&g[start..start + pixels]);
+                }
+            });
+        let mut cols = vec![0f32; depth * wide];
+        cols.par_chunks_mut(wide).enumerate().for_each(|(r, row)| {
+            for (i, seg) in row.chunks_mut(pixels).enumerate() {
+                geom.im2col_row(&x[i * in_len..(i + 1) * in_len], r, (h, w), (oh, ow), seg);
             }
-            let mut dcol = vec![0f32; depth * pixels];
-            matmul((depth, pixels, geom.c_out), &mut dcol, w_t, g_i, par)?;
-            geom.col2im_add(&dcol, pixels, (h, w), (oh, ow), dst);
-            Ok(())
-        })?;
-
-        // Patches of every image, then ∂W += ∂yᵢ · colᵢᵀ in batch order.
-        let cols: Vec<f32> = if geom.is_pointwise() {
-            x
-        } else {
-            let mut cols = vec![0f32; b * depth * pixels];
-            cols.par_chunks_mut(depth * pixels)
-                .enumerate()
-                .for_each(|(i, col)| {
-                    geom.im2col(
-                        &x[i * in_len..(i + 1) * in_len],
-                        (h, w),
-                        (oh, ow),
-                        col,
-                        pixels,
-                    );
-                });
-            cols
-        };
+        });
         let threads = candle_core::utils::get_num_threads();
         let par = if threads > 1 {
             gemm::Parallelism::Rayon(threads)
         } else {
             gemm::Parallelism::None
         };
+        // ∂W[c_out, depth] = ∂Y[c_out, b·P] · colsᵀ[b·P, depth].
         let mut grad_w = vec![0f32; geom.c_out * depth];
-        for i in 0..b {
-            let g_i = (&g[i * out_len..(i + 1) * out_len], 1, pixels);
-            let col_t = (
-                &cols[i * depth * pixels..(i + 1) * depth * pixels],
-                pixels,
-                1,
-            );
-            gemm_into(
-                (geom.c_out, depth, pixels),
-                &mut grad_w,
-                i > 0,
-                g_i,
-                col_t,
-                par,
-            )?;
-        }
+        matmul(
+            (geom.c_out, depth, wide),
+            &mut grad_w,
+            (&g_wide, 1, wide),
+            (&cols, wide, 1),
+            par,
+        )?;
+        // ∂cols[depth, b·P] = Wᵀ[depth, c_out] · ∂Y[c_out, b·P], then back onto each image.
+        let mut dcols = cols;
+        matmul(
+            (depth, wide, geom.c_out),
+            &mut dcols,
+            w_t,
+            (&g_wide, 1, wide),
+            par,
+        )?;
+        let mut grad_x = vec![0f32; b * in_len];
+        grad_x
+            .par_chunks_mut(in_len)
+            .enumerate()
+            .for_each(|(i, dst)| {
+                geom.col2im_add(&dcols[i * pixels..], wide, (h, w), (oh, ow), dst);
+            });
         Ok((
             Some(Tensor::from_vec(grad_x, xs.shape(), xs.device())?),
             Some(Tensor::from_vec(grad_w, weight.shape(), weight.device())?),

@@ -114,7 +114,7 @@ fn load_mask(path: &Path) -> Result<Loaded<Mask>, crate::Error> {
     let bytes = read_bytes(path)?;
     let sha256 = sha256_hex(&bytes);
     let mask = if is_nrrd(path) {
-        crate::data::nrrd::read_mask(path).map_err(crate::data::DataError::from)?
+        crate::data::nrrd::parse_mask(&bytes, path).map_err(crate::data::DataError::from)?
     } else {
         crate::data::nifti::read_mask(path)?
     };

@@ -322,8 +322,12 @@ fn extract_command_json_matches_baseline() {
     let Some(shared) = shared_dir() else { return };
     let data = shared.join("conformance/pyradiomics/data");
     let args = ExtractArgs {
-        image: data.join("brain1_image.nrrd"),
-        mask: data.join("brain1_label.nrrd"),
+        image: Some(data.join("brain1_image.nrrd")),
+        mask: Some(data.join("brain1_label.nrrd")),
+        manifest: None,
+        out: None,
+        cache: None,
+        quiet: true,
         params: Some(shared.join("conformance/pyradiomics/settings/baseline_params/base.yaml")),
         label: None,
         ibsi: false,
@@ -428,4 +432,69 @@ fn conformance_table_is_current() {
         "docs/conformance.md is stale; regenerate it with \
          RADBENCH_WRITE_CONFORMANCE=1 cargo test --test main conformance_table\n{table}"
     );
+}
+
+/// `radbench extract --manifest M --out F.csv` over three NRRD cases: one row per case in
+/// manifest order, values equal to the baseline's.
+#[test]
+fn extract_command_batch_writes_one_row_per_case() {
+    use radbench::cli::extract::{ExtractArgs, ExtractFormat, run};
+    use sha2::{Digest, Sha256};
+    let Some(shared) = shared_dir() else { return };
+    let data = shared.join("conformance/pyradiomics/data");
+    let dir = tempfile::tempdir().unwrap();
+    let hash = |p: &Path| {
+        let digest = Sha256::digest(std::fs::read(p).unwrap());
+        digest
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    let mut manifest = String::from("[cohort]\nname = \"pyradiomics-cases\"\n");
+    let cases = ["breast1", "brain2", "lung1"];
+    for case in cases {
+        let image = data.join(format!("{case}_image.nrrd"));
+        let mask = data.join(format!("{case}_label.nrrd"));
+        manifest += &format!(
+            "\n[[case]]\nid = \"{case}\"\npatient = \"{case}\"\nsite = \"A\"\nlabels = {{}}\n\
+             image = {{ path = {:?}, sha256 = \"{}\" }}\nmask = {{ path = {:?}, sha256 = \"{}\" }}\n",
+            image.display().to_string(),
+            hash(&image),
+            mask.display().to_string(),
+            hash(&mask)
+        );
+    }
+    let manifest_path = dir.path().join("cohort.toml");
+    std::fs::write(&manifest_path, manifest).unwrap();
+    let out = dir.path().join("features.csv");
+    let args = ExtractArgs {
+        image: None,
+        mask: None,
+        manifest: Some(manifest_path),
+        out: Some(out.clone()),
+        cache: Some(dir.path().join("cache")),
+        quiet: true,
+        params: Some(shared.join("conformance/pyradiomics/settings/baseline_params/base.yaml")),
+        label: None,
+        ibsi: false,
+        format: ExtractFormat::Json,
+    };
+    run(&args).expect("batch extraction runs");
+    let rows = parse_csv(&std::fs::read_to_string(&out).unwrap());
+    assert_eq!(rows.len(), 1 + cases.len());
+    assert_eq!(rows[0][0], "case");
+    let expected = baseline(&shared, "glcm");
+    let column = rows[0]
+        .iter()
+        .position(|n| n == "original_glcm_Contrast")
+        .unwrap();
+    for (row, case) in rows.iter().skip(1).zip(cases) {
+        assert_eq!(row[0], case);
+        let got: f64 = row[column].parse().unwrap();
+        let want = expected[case]["original_glcm_Contrast"];
+        assert!(
+            ((got - want) / want).abs() <= RELATIVE_TOLERANCE,
+            "{case}: {got} vs {want}"
+        );
+    }
 }

@@ -656,6 +656,9 @@ fn decode_data<'a>(
             // Read at most one byte past the promised size: enough to tell "too long" apart.
             // Reserve no more than deflate's largest ratio (1032:1) allows, so a hostile size
             // field cannot make us allocate what the stream cannot hold.
+            if let Some(out) = inflate_exact(data, expected) {
+                return Ok(Samples::Bytes(std::borrow::Cow::Owned(out)));
+            }
             let reserve = (expected + 1).min(data.len().saturating_mul(1032) + 64);
             let mut out = Vec::with_capacity(reserve);
             flate2::read::MultiGzDecoder::new(data)
@@ -672,6 +675,22 @@ fn decode_data<'a>(
         )));
     }
     Ok(Samples::Bytes(decoded))
+}
+
+/// Fast path: inflates a single-member gzip stream of exactly `expected` bytes with zlib-rs.
+/// `None` for anything else (several members, a length mismatch, corrupt data), which the
+/// flate2 path then reads or reports with its error.
+fn inflate_exact(data: &[u8], expected: usize) -> Option<Vec<u8>> {
+    // Deflate cannot expand more than 1032:1; a larger promise is left to the checked path.
+    if expected == 0 || expected > data.len().saturating_mul(1032) + 64 {
+        return None;
+    }
+    let mut out = vec![0u8; expected];
+    let gzip = zlib_rs::InflateConfig {
+        window_bits: 16 + 15,
+    };
+    let (written, code) = zlib_rs::decompress_slice(&mut out, data, gzip);
+    (code == zlib_rs::ReturnCode::Ok && written.len() == expected).then_some(out)
 }
 
 fn build_grid(header: &Header, path: &Path) -> Result<Grid, NrrdError> {
@@ -776,6 +795,21 @@ mod tests {
         encoder.write_all(&samples()).unwrap();
         let mut bytes = header("", "gzip").into_bytes();
         bytes.extend(encoder.finish().unwrap());
+        let v = parse_nrrd(&bytes, Path::new("t.nrrd")).unwrap();
+        assert_eq!(v.voxels, vec![-3.0, 7.0, 300.0, -32768.0]);
+    }
+
+    #[test]
+    fn multi_member_gzip_is_read_whole() {
+        let member = |bytes: &[u8]| {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            e.write_all(bytes).unwrap();
+            e.finish().unwrap()
+        };
+        let data = samples();
+        let mut bytes = header("", "gzip").into_bytes();
+        bytes.extend(member(&data[..3]));
+        bytes.extend(member(&data[3..]));
         let v = parse_nrrd(&bytes, Path::new("t.nrrd")).unwrap();
         assert_eq!(v.voxels, vec![-3.0, 7.0, 300.0, -32768.0]);
     }

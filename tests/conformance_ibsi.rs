@@ -83,8 +83,8 @@ fn tolerances(shared: &Path) -> BTreeMap<String, f64> {
         .collect()
 }
 
-/// Mismatches (feature, mode, value, reference) of one definitions mode.
-fn mismatches(shared: &Path, ibsi: bool) -> (usize, Vec<String>) {
+/// Values compared and mismatches ("mode feature (tag): ...") of one definitions mode.
+pub(crate) fn mismatches(shared: &Path, ibsi: bool) -> (usize, Vec<String>) {
     let folder = shared.join("conformance/ibsi/digital_phantom");
     let image = nifti::read_image(&folder.join("phantom.nii.gz")).expect("phantom reads");
     let mask = nifti::read_mask(&folder.join("mask.nii.gz")).expect("mask reads");

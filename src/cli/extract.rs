@@ -1,10 +1,12 @@
 //! `radbench extract`: radiomics features of one image and mask, printed as one flat JSON object
 //! (`{"diagnostics_...": "...", "original_firstorder_Mean": 825.2, ...}`, NaN as `null`) or as
-//! a two-line CSV.
+//! a two-line CSV; or, with `--manifest`, of every case of a cohort, written as one CSV row per
+//! case (cases in parallel, rows in manifest order).
 //!
 //! Principal items: [`ExtractArgs`] (the command's arguments) and [`run`]. Reference: the
-//! pyradiomics command line (`pyradiomics IMAGE MASK --param YAML`), whose output keys and
-//! order it follows: diagnostics first, then shape, then the other classes.
+//! pyradiomics command line (`pyradiomics IMAGE MASK --param YAML`, and its batch mode over a
+//! CSV of cases), whose output keys and order it follows: diagnostics first, then shape, then
+//! the other classes.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -12,8 +14,8 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::data::image::{Image, Mask};
-use crate::features::StoredType;
 use crate::features::params::{Params, extract_with_params, read_params};
+use crate::features::{FeatureError, StoredType};
 
 /// Output formats of `radbench extract`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -28,11 +30,31 @@ pub enum ExtractFormat {
 #[derive(Debug, Clone, clap::Args)]
 pub struct ExtractArgs {
     /// The image (NRRD `.nrrd`/`.nhdr` with attached data, or NIfTI `.nii`/`.nii.gz`).
-    #[arg(long)]
-    pub image: PathBuf,
+    #[arg(
+        long,
+        required_unless_present = "manifest",
+        conflicts_with = "manifest"
+    )]
+    pub image: Option<PathBuf>,
     /// The label map, on the image's grid (or on another grid with `correctMask: true`).
+    #[arg(
+        long,
+        required_unless_present = "manifest",
+        conflicts_with = "manifest"
+    )]
+    pub mask: Option<PathBuf>,
+    /// A cohort manifest: extract every case (its files are verified first).
+    #[arg(long, requires = "out")]
+    pub manifest: Option<PathBuf>,
+    /// The feature table of `--manifest` (`.csv`): one row per case.
     #[arg(long)]
-    pub mask: PathBuf,
+    pub out: Option<PathBuf>,
+    /// Where a synthetic cohort is materialised (default: `reports/.cache`).
+    #[arg(long)]
+    pub cache: Option<PathBuf>,
+    /// Hide the progress bar of `--manifest`.
+    #[arg(long)]
+    pub quiet: bool,
     /// A pyradiomics parameter file (YAML); pyradiomics' defaults without one.
     #[arg(long)]
     pub params: Option<PathBuf>,
@@ -114,7 +136,7 @@ fn load_mask(path: &Path) -> Result<Loaded<Mask>, crate::Error> {
     let bytes = read_bytes(path)?;
     let sha256 = sha256_hex(&bytes);
     let mask = if is_nrrd(path) {
-        crate::data::nrrd::read_mask(path).map_err(crate::data::DataError::from)?
+        crate::data::nrrd::parse_mask(&bytes, path).map_err(crate::data::DataError::from)?
     } else {
         crate::data::nifti::read_mask(path)?
     };
@@ -129,14 +151,31 @@ fn triple(values: [f64; 3]) -> String {
     format!("({}, {}, {})", values[0], values[1], values[2])
 }
 
-/// Extracts the features of one case and prints them to stdout.
+/// Runs `radbench extract`: one case to stdout, or a cohort to `--out`.
 pub fn run(args: &ExtractArgs) -> Result<(), crate::Error> {
+    if let Some(manifest) = &args.manifest {
+        let out = args
+            .out
+            .as_deref()
+            .ok_or_else(|| usage("--manifest needs --out FILE.csv"))?;
+        let rows = extract_cohort(args, manifest, out)?;
+        eprintln!("wrote {rows} cases to {}", out.display());
+        return Ok(());
+    }
     println!("{}", render(args)?);
     Ok(())
 }
 
-/// Extracts the features of one case and returns the text [`run`] prints.
-pub fn render(args: &ExtractArgs) -> Result<String, crate::Error> {
+fn usage(message: &str) -> crate::Error {
+    FeatureError::InvalidSetting {
+        key: "radbench extract".into(),
+        reason: message.into(),
+    }
+    .into()
+}
+
+/// The parameter file (or pyradiomics' defaults) with the command-line overrides.
+fn params_of(args: &ExtractArgs) -> Result<Params, crate::Error> {
     let mut params = match &args.params {
         Some(path) => read_params(path)?,
         None => Params::default(),
@@ -147,11 +186,109 @@ pub fn render(args: &ExtractArgs) -> Result<String, crate::Error> {
     if args.ibsi {
         params.settings.ibsi = true;
     }
-    let image = load_image(&args.image)?;
-    let mask = load_mask(&args.mask)?;
+    Ok(params)
+}
+
+/// Diagnostics (name, text) and features (name, value) of one case.
+type Extracted = (Vec<(String, String)>, Vec<(String, f64)>);
+
+/// Diagnostics and features of one image/mask pair.
+fn extract_pair(
+    image_path: &Path,
+    mask_path: &Path,
+    params: &Params,
+) -> Result<Extracted, crate::Error> {
+    let image = load_image(image_path)?;
+    let mask = load_mask(mask_path)?;
+    let mut params = params.clone();
     params.settings.stored_type = image.stored;
     let features = extract_with_params(&image.volume, &mask.volume, &params)?;
-    let diagnostics = diagnostics(&args.image, &image, &mask, &params);
+    Ok((diagnostics(image_path, &image, &mask, &params), features))
+}
+
+/// Extracts every case of a cohort (in parallel; rows in manifest order) into a CSV file.
+fn extract_cohort(args: &ExtractArgs, manifest: &Path, out: &Path) -> Result<usize, crate::Error> {
+    use rayon::prelude::*;
+    if out.extension().and_then(|e| e.to_str()) != Some("csv") {
+        return Err(FeatureError::Unsupported {
+            what: format!("{}: radbench writes feature tables as .csv", out.display()),
+        }
+        .into());
+    }
+    let params = params_of(args)?;
+    let cache = args
+        .cache
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("reports/.cache"));
+    let cohort = crate::data::cohort::Cohort::open(manifest, &cache)?;
+    let cases = cohort.cases();
+    let progress = if args.quiet || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(cases.len() as u64)
+    };
+    let results: Vec<Result<Vec<(String, f64)>, String>> = cases
+        .par_iter()
+        .map(|case| {
+            let result = extract_pair(&case.image.path, &case.mask.path, &params)
+                .map(|(_, features)| features)
+                .map_err(|e| format!("case {}: {e}", case.id));
+            progress.inc(1);
+            result
+        })
+        .collect();
+    progress.finish_and_clear();
+    let mut rows = Vec::with_capacity(results.len());
+    for (case, result) in cases.iter().zip(results) {
+        let features = result.map_err(|reason| FeatureError::InvalidSetting {
+            key: format!("case {}", case.id),
+            reason,
+        })?;
+        rows.push((case.id.clone(), features));
+    }
+    let names: Vec<String> = rows
+        .first()
+        .map(|(_, f)| f.iter().map(|(n, _)| n.clone()).collect())
+        .unwrap_or_default();
+    let mut text = String::from("case");
+    for name in &names {
+        text.push(',');
+        text.push_str(&csv_field(name));
+    }
+    text.push('\n');
+    for (id, features) in &rows {
+        let same =
+            features.len() == names.len() && features.iter().zip(&names).all(|((n, _), m)| n == m);
+        if !same {
+            return Err(usage(&format!(
+                "case {id}: its features differ from the first case's"
+            )));
+        }
+        text.push_str(&csv_field(id));
+        for (_, value) in features {
+            text.push(',');
+            text.push_str(&if value.is_nan() {
+                "nan".to_string()
+            } else {
+                value.to_string()
+            });
+        }
+        text.push('\n');
+    }
+    std::fs::write(out, text).map_err(|source| crate::data::DataError::Io {
+        path: out.to_path_buf(),
+        source,
+    })?;
+    Ok(rows.len())
+}
+
+/// Extracts the features of one case and returns the text [`run`] prints.
+pub fn render(args: &ExtractArgs) -> Result<String, crate::Error> {
+    let params = params_of(args)?;
+    let (Some(image_path), Some(mask_path)) = (&args.image, &args.mask) else {
+        return Err(usage("give --image and --mask, or --manifest and --out"));
+    };
+    let (diagnostics, features) = extract_pair(image_path, mask_path, &params)?;
     Ok(match args.format {
         ExtractFormat::Json => to_json(&diagnostics, &features),
         ExtractFormat::Csv => to_csv(&diagnostics, &features),

@@ -199,11 +199,14 @@ struct Header {
 
 /// Reads an NRRD file with its geometry.
 pub fn read_nrrd(path: &Path) -> Result<NrrdVolume, NrrdError> {
-    let bytes = std::fs::read(path).map_err(|source| NrrdError::Io {
+    parse_nrrd(&read_file(path)?, path)
+}
+
+fn read_file(path: &Path) -> Result<Vec<u8>, NrrdError> {
+    std::fs::read(path).map_err(|source| NrrdError::Io {
         path: path.to_path_buf(),
         source,
-    })?;
-    parse_nrrd(&bytes, path)
+    })
 }
 
 /// Reads an NRRD image (any supported sample type) as an [`Image`].
@@ -217,26 +220,56 @@ pub fn read_image(path: &Path) -> Result<Image, NrrdError> {
 
 /// Reads an NRRD label map as a [`Mask`]; every value must be an integer in 0..=255.
 pub fn read_mask(path: &Path) -> Result<Mask, NrrdError> {
-    let volume = read_nrrd(path)?;
-    let mut labels = Vec::with_capacity(volume.voxels.len());
-    for (index, &value) in volume.voxels.iter().enumerate() {
-        if !(0.0..=255.0).contains(&value) || value.fract() != 0.0 {
-            return Err(NrrdError::MaskValue {
-                path: path.to_path_buf(),
-                index,
-                value,
-            });
+    parse_mask(&read_file(path)?, path)
+}
+
+/// Parses a whole NRRD label map held in memory (see [`read_mask`]).
+pub fn parse_mask(bytes: &[u8], path: &Path) -> Result<Mask, NrrdError> {
+    let (header, grid, samples) = parse_parts(bytes, path)?;
+    let labels = match samples {
+        Samples::Text(values) => values
+            .iter()
+            .enumerate()
+            .map(|(index, &value)| label_of(value, index, path))
+            .collect::<Result<Vec<u8>, _>>()?,
+        Samples::Bytes(raw) => {
+            samples_to_labels(&raw, header.sample_type, header.big_endian, path)?
         }
-        labels.push(value as u8);
-    }
+    };
     Ok(Mask {
-        grid: volume.grid,
+        grid,
         voxels: labels,
     })
 }
 
+fn label_of(value: f64, index: usize, path: &Path) -> Result<u8, NrrdError> {
+    if (0.0..=255.0).contains(&value) && value.fract() == 0.0 {
+        Ok(value as u8)
+    } else {
+        Err(NrrdError::MaskValue {
+            path: path.to_path_buf(),
+            index,
+            value,
+        })
+    }
+}
+
 /// Parses a whole NRRD file held in memory; `path` only names it in errors.
 pub fn parse_nrrd(bytes: &[u8], path: &Path) -> Result<NrrdVolume, NrrdError> {
+    let (header, grid, samples) = parse_parts(bytes, path)?;
+    let voxels = match samples {
+        Samples::Text(values) => values,
+        Samples::Bytes(raw) => samples_to_f64(&raw, header.sample_type, header.big_endian),
+    };
+    Ok(NrrdVolume {
+        grid,
+        voxels,
+        sample_type: header.sample_type.name(),
+    })
+}
+
+/// Header, grid and undecoded samples of an NRRD file.
+fn parse_parts<'a>(bytes: &'a [u8], path: &Path) -> Result<(Header, Grid, Samples<'a>), NrrdError> {
     let (header_text, data) = split_header(bytes, path)?;
     let header = parse_header(&header_text, path)?;
     let voxel_count = header
@@ -244,13 +277,93 @@ pub fn parse_nrrd(bytes: &[u8], path: &Path) -> Result<NrrdVolume, NrrdError> {
         .iter()
         .try_fold(1usize, |acc, &s| acc.checked_mul(s))
         .ok_or_else(|| header_error(path, "sizes", "the voxel count overflows"))?;
-    let voxels = decode_data(&header, data, voxel_count, path)?;
+    let samples = decode_data(&header, data, voxel_count, path)?;
     let grid = build_grid(&header, path)?;
-    Ok(NrrdVolume {
-        grid,
-        voxels,
-        sample_type: header.sample_type.name(),
-    })
+    Ok((header, grid, samples))
+}
+
+/// Decoded data: numbers from a text encoding, or the raw sample bytes.
+enum Samples<'a> {
+    Text(Vec<f64>),
+    Bytes(std::borrow::Cow<'a, [u8]>),
+}
+
+/// Converts raw samples to f64 with one tight loop per sample type.
+fn samples_to_f64(raw: &[u8], sample_type: SampleType, big_endian: bool) -> Vec<f64> {
+    let width = sample_type.bytes();
+    macro_rules! convert {
+        ($t:ty, $n:expr) => {
+            raw.chunks_exact($n)
+                .map(|c| {
+                    let a: [u8; $n] = c.try_into().unwrap_or([0; $n]);
+                    (if big_endian {
+                        <$t>::from_be_bytes(a)
+                    } else {
+                        <$t>::from_le_bytes(a)
+                    }) as f64
+                })
+                .collect()
+        };
+    }
+    match sample_type {
+        SampleType::I8 => raw.iter().map(|&b| f64::from(b as i8)).collect(),
+        SampleType::U8 => raw.iter().map(|&b| f64::from(b)).collect(),
+        SampleType::I16 => convert!(i16, 2),
+        SampleType::U16 => convert!(u16, 2),
+        SampleType::I32 => convert!(i32, 4),
+        SampleType::U32 => convert!(u32, 4),
+        SampleType::F32 => convert!(f32, 4),
+        _ => raw
+            .chunks_exact(width)
+            .map(|c| sample_type.decode(c, big_endian))
+            .collect(),
+    }
+}
+
+/// Converts raw samples to labels 0..=255, rejecting anything else.
+fn samples_to_labels(
+    raw: &[u8],
+    sample_type: SampleType,
+    big_endian: bool,
+    path: &Path,
+) -> Result<Vec<u8>, NrrdError> {
+    if sample_type == SampleType::U8 {
+        return Ok(raw.to_vec());
+    }
+    macro_rules! convert {
+        ($t:ty, $n:expr) => {
+            raw.chunks_exact($n)
+                .enumerate()
+                .map(|(index, c)| {
+                    let a: [u8; $n] = c.try_into().unwrap_or([0; $n]);
+                    let v = if big_endian {
+                        <$t>::from_be_bytes(a)
+                    } else {
+                        <$t>::from_le_bytes(a)
+                    };
+                    u8::try_from(v).map_err(|_| NrrdError::MaskValue {
+                        path: path.to_path_buf(),
+                        index,
+                        value: v as f64,
+                    })
+                })
+                .collect()
+        };
+    }
+    match sample_type {
+        SampleType::I8 => convert!(i8, 1),
+        SampleType::I16 => convert!(i16, 2),
+        SampleType::U16 => convert!(u16, 2),
+        SampleType::I32 => convert!(i32, 4),
+        SampleType::U32 => convert!(u32, 4),
+        SampleType::I64 => convert!(i64, 8),
+        SampleType::U64 => convert!(u64, 8),
+        _ => samples_to_f64(raw, sample_type, big_endian)
+            .iter()
+            .enumerate()
+            .map(|(index, &value)| label_of(value, index, path))
+            .collect(),
+    }
 }
 
 fn header_error(path: &Path, field: &str, reason: impl Into<String>) -> NrrdError {
@@ -506,12 +619,12 @@ fn parse_header(text: &str, path: &Path) -> Result<Header, NrrdError> {
     })
 }
 
-fn decode_data(
+fn decode_data<'a>(
     header: &Header,
-    data: &[u8],
+    data: &'a [u8],
     voxel_count: usize,
     path: &Path,
-) -> Result<Vec<f64>, NrrdError> {
+) -> Result<Samples<'a>, NrrdError> {
     let data_error = |reason: String| NrrdError::Data {
         path: path.to_path_buf(),
         reason,
@@ -536,13 +649,18 @@ fn decode_data(
                     values.len()
                 )));
             }
-            return Ok(values);
+            return Ok(Samples::Text(values));
         }
         Encoding::Raw => std::borrow::Cow::Borrowed(data),
         Encoding::Gzip => {
-            // Read at most one byte past the promised size: enough to tell "too long" apart,
-            // and a hostile size field cannot make us allocate what the stream does not hold.
-            let mut out = Vec::new();
+            // Read at most one byte past the promised size: enough to tell "too long" apart.
+            // Reserve no more than deflate's largest ratio (1032:1) allows, so a hostile size
+            // field cannot make us allocate what the stream cannot hold.
+            if let Some(out) = inflate_exact(data, expected) {
+                return Ok(Samples::Bytes(std::borrow::Cow::Owned(out)));
+            }
+            let reserve = (expected + 1).min(data.len().saturating_mul(1032) + 64);
+            let mut out = Vec::with_capacity(reserve);
             flate2::read::MultiGzDecoder::new(data)
                 .take(expected as u64 + 1)
                 .read_to_end(&mut out)
@@ -556,10 +674,23 @@ fn decode_data(
             decoded.len()
         )));
     }
-    Ok(decoded
-        .chunks_exact(width)
-        .map(|chunk| header.sample_type.decode(chunk, header.big_endian))
-        .collect())
+    Ok(Samples::Bytes(decoded))
+}
+
+/// Fast path: inflates a single-member gzip stream of exactly `expected` bytes with zlib-rs.
+/// `None` for anything else (several members, a length mismatch, corrupt data), which the
+/// flate2 path then reads or reports with its error.
+fn inflate_exact(data: &[u8], expected: usize) -> Option<Vec<u8>> {
+    // Deflate cannot expand more than 1032:1; a larger promise is left to the checked path.
+    if expected == 0 || expected > data.len().saturating_mul(1032) + 64 {
+        return None;
+    }
+    let mut out = vec![0u8; expected];
+    let gzip = zlib_rs::InflateConfig {
+        window_bits: 16 + 15,
+    };
+    let (written, code) = zlib_rs::decompress_slice(&mut out, data, gzip);
+    (code == zlib_rs::ReturnCode::Ok && written.len() == expected).then_some(out)
 }
 
 fn build_grid(header: &Header, path: &Path) -> Result<Grid, NrrdError> {
@@ -664,6 +795,21 @@ mod tests {
         encoder.write_all(&samples()).unwrap();
         let mut bytes = header("", "gzip").into_bytes();
         bytes.extend(encoder.finish().unwrap());
+        let v = parse_nrrd(&bytes, Path::new("t.nrrd")).unwrap();
+        assert_eq!(v.voxels, vec![-3.0, 7.0, 300.0, -32768.0]);
+    }
+
+    #[test]
+    fn multi_member_gzip_is_read_whole() {
+        let member = |bytes: &[u8]| {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            e.write_all(bytes).unwrap();
+            e.finish().unwrap()
+        };
+        let data = samples();
+        let mut bytes = header("", "gzip").into_bytes();
+        bytes.extend(member(&data[..3]));
+        bytes.extend(member(&data[3..]));
         let v = parse_nrrd(&bytes, Path::new("t.nrrd")).unwrap();
         assert_eq!(v.voxels, vec![-3.0, 7.0, 300.0, -32768.0]);
     }

@@ -246,24 +246,57 @@ fn cross(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
     ]
 }
 
-/// Largest squared vertex distances (same k, same j, same i, any), square-rooted.
+/// Largest vertex distances within equal-k, equal-j and equal-i planes and overall. The maxima
+/// are over exactly the pairs pyradiomics compares, with the same arithmetic, so they are equal
+/// to the last bit; the work is cut by grouping the planes and, overall, by skipping pairs that
+/// cannot beat the best so far (|a − b| ≤ |a − c| + |b − c| for the centroid c).
 fn diameters(vertices: &[[f64; 3]]) -> [f64; 4] {
+    let squared = |a: &[f64; 3], b: &[f64; 3]| {
+        let d = [0, 1, 2].map(|x| (a[x] - b[x]) * (a[x] - b[x]));
+        d[0] + d[1] + d[2]
+    };
     let mut best = [0.0f64; 4];
-    for (index, a) in vertices.iter().enumerate() {
-        for b in &vertices[..index] {
-            let d = [0, 1, 2].map(|x| (a[x] - b[x]) * (a[x] - b[x]));
-            let distance = d[0] + d[1] + d[2];
-            for axis in 0..3 {
-                if a[axis] == b[axis] && distance > best[axis] {
-                    best[axis] = distance;
-                }
-            }
-            if distance > best[3] {
-                best[3] = distance;
-            }
+    for (axis, slot) in best.iter_mut().take(3).enumerate() {
+        let mut sorted: Vec<&[f64; 3]> = vertices.iter().collect();
+        sorted.sort_by(|a, b| a[axis].total_cmp(&b[axis]));
+        for plane in sorted.chunk_by(|a, b| a[axis] == b[axis]) {
+            *slot = slot.max(max_pair_distance(plane, &squared));
         }
     }
+    let all: Vec<&[f64; 3]> = vertices.iter().collect();
+    best[3] = max_pair_distance(&all, &squared);
     best.map(f64::sqrt)
+}
+
+/// The largest squared distance between two of `points` (0 for fewer than two).
+fn max_pair_distance(points: &[&[f64; 3]], squared: &impl Fn(&[f64; 3], &[f64; 3]) -> f64) -> f64 {
+    if points.len() < 2 {
+        return 0.0;
+    }
+    let n = points.len() as f64;
+    let centre: [f64; 3] = [0, 1, 2].map(|x| points.iter().map(|p| p[x]).sum::<f64>() / n);
+    let mut by_radius: Vec<(f64, &[f64; 3])> = points
+        .iter()
+        .map(|&p| (squared(p, &centre).sqrt(), p))
+        .collect();
+    by_radius.sort_by(|a, b| b.0.total_cmp(&a.0));
+    // Bounds carry a small margin so that rounding in the radii never prunes a true maximum.
+    let slack = 1e-9 * (1.0 + by_radius[0].0);
+    let mut best = 0.0f64;
+    for (i, &(ri, a)) in by_radius.iter().enumerate() {
+        let reach = ri + by_radius[0].0 + slack;
+        if reach * reach < best {
+            break;
+        }
+        for &(rj, b) in &by_radius[..i] {
+            let bound = ri + rj + slack;
+            if bound * bound < best {
+                break;
+            }
+            best = best.max(squared(a, b));
+        }
+    }
+    best
 }
 
 /// Corner offsets (row, column) of a square.

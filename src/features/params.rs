@@ -622,6 +622,15 @@ mod tests {
     }
 
     #[test]
+    fn shipped_parameter_files_parse() {
+        let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/params");
+        for name in ["pyradiomics-default.yaml", "ct-1mm.yaml", "ibsi.yaml"] {
+            let p = read_params(&folder.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(p.classes.len(), 7, "{name}");
+        }
+    }
+
+    #[test]
     fn interpolator_none_disables_resampling() {
         let text = "setting:\n  resampledPixelSpacing: [2, 2, 2]\n  interpolator:\n";
         assert_eq!(

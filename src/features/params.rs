@@ -541,9 +541,23 @@ pub fn extract_with_params(
         .into_iter()
         .filter(|c| c.family.class_name() != "shape2D" || params.settings.force_2d)
         .collect();
-    let families: Vec<&dyn FeatureFamily> = ordered.iter().map(|c| c.family).collect();
     let any_selected = ordered.iter().any(|c| c.features.is_some());
-    let computed = super::extract_classes(image, mask, &params.settings, &families, any_selected)?;
+    let case = super::prepare_case(image, mask, &params.settings)?;
+    let mut computed = Vec::with_capacity(ordered.len());
+    let mut kept = Vec::with_capacity(ordered.len());
+    for class in ordered {
+        // pyradiomics skips shape2D (with a warning, not an error) when the region is thicker
+        // than one slice along the force2D axis.
+        match super::compute_on(&case, class.family, &params.settings, any_selected) {
+            Ok(features) => {
+                computed.push(features);
+                kept.push(class);
+            }
+            Err(FeatureError::NotSingleSlice { .. }) if class.family.class_name() == "shape2D" => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let ordered = kept;
     let mut out = Vec::new();
     for (class, features) in ordered.iter().zip(computed) {
         match &class.features {

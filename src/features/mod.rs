@@ -77,6 +77,15 @@ pub enum FeatureError {
         /// Which check failed, with the numbers.
         reason: String,
     },
+    /// shape2D was asked of a region more than one voxel thick along the `force2D` axis
+    /// (pyradiomics skips shape2D then, with a warning; so does `extract_with_params`).
+    #[error("shape2D needs a region one voxel thick along numpy axis {axis}; it spans {extent}")]
+    NotSingleSlice {
+        /// The numpy axis (`force2Ddimension`).
+        axis: usize,
+        /// The region's extent along it, in voxels.
+        extent: usize,
+    },
     /// A parameter file has an unknown key or a bad value.
     #[error("{file}: {key}: {reason}")]
     InvalidParams {
@@ -299,25 +308,43 @@ pub fn extract_classes(
     families: &[&dyn FeatureFamily],
     deprecated: bool,
 ) -> Result<Vec<Vec<(String, f64)>>, FeatureError> {
+    let case = prepare_case(image, mask, settings)?;
+    families
+        .iter()
+        .map(|&family| compute_on(&case, family, settings, deprecated))
+        .collect()
+}
+
+/// Checks and pre-processes one image/mask pair once, for any number of classes: `correctMask`,
+/// the grid check ([`check_inputs_within`]) and [`preprocess::prepare`].
+pub fn prepare_case(
+    image: &Image,
+    mask: &Mask,
+    settings: &FeatureSettings,
+) -> Result<preprocess::PreparedCase, FeatureError> {
     let aligned = align_mask(image, mask, settings)?;
     let mask = aligned.as_ref().unwrap_or(mask);
     check_inputs_within(image, mask, settings.label, tolerance(settings))?;
-    let case = preprocess::prepare(image, mask, settings)?;
-    families
-        .iter()
-        .map(|family| {
-            let family_mask = if family.uses_morphological_mask() {
-                &case.shape_mask
-            } else {
-                &case.mask
-            };
-            if deprecated {
-                family.compute_all(&case.image, family_mask, settings)
-            } else {
-                family.compute(&case.image, family_mask, settings)
-            }
-        })
-        .collect()
+    preprocess::prepare(image, mask, settings)
+}
+
+/// One class on a prepared case (shape classes get the mask before re-segmentation).
+pub fn compute_on(
+    case: &preprocess::PreparedCase,
+    family: &dyn FeatureFamily,
+    settings: &FeatureSettings,
+    deprecated: bool,
+) -> Result<Vec<(String, f64)>, FeatureError> {
+    let family_mask = if family.uses_morphological_mask() {
+        &case.shape_mask
+    } else {
+        &case.mask
+    };
+    if deprecated {
+        family.compute_all(&case.image, family_mask, settings)
+    } else {
+        family.compute(&case.image, family_mask, settings)
+    }
 }
 
 #[cfg(test)]

@@ -250,11 +250,9 @@ impl FeatureFamily for Shape2d {
         }
         let dims_kji = [dims[2], dims[1], dims[0]];
         if dims_kji[normal] != 3 {
-            return Err(FeatureError::RoiRejected {
-                reason: format!(
-                    "shape2D needs a region one voxel thick along numpy axis {normal}; it spans {}",
-                    dims_kji[normal] - 2
-                ),
+            return Err(FeatureError::NotSingleSlice {
+                axis: normal,
+                extent: dims_kji[normal] - 2,
             });
         }
         let axes: Vec<usize> = (0..3).filter(|&a| a != normal).collect();

@@ -9,7 +9,9 @@
 //! output, and one epilogue pass adds bias and residual and clamps. Batches of large maps are
 //! split over images (one image per task, single-threaded gemm; a single image uses gemm's own
 //! threads); small maps (< 1024 output pixels) run the whole batch as one wide GEMM, since a
-//! GEMM of a few dozen columns per image is mostly overhead.
+//! GEMM of a few dozen columns per image is mostly overhead. gemm's k blocking depends on the
+//! matrix shape, so an image's outputs can differ in the last bits between batch sizes (never
+//! between thread counts or reruns of the same batches).
 //! Each output element is one dot product computed in gemm's fixed k order, so results do not
 //! depend on the thread count. This is the standard im2col + GEMM lowering (Chellapilla et al.
 //! 2006, "High performance convolutional neural networks for document processing").

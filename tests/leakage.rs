@@ -118,9 +118,9 @@ fn sees_test_rows(pipeline: &Pipeline<'_>, how: Tamper) -> bool {
     let (x, y, _) = cohort();
     let folds = split(&y);
     let (train, test) = (folds.train_indices(0), folds.test_indices(0));
-    let before = pipeline(&x, &y, &train);
-    let (x2, y2) = tamper(&x, &y, &test, how);
-    let after = pipeline(&x2, &y2, &train);
+    let before = pipeline(&x, &y, train);
+    let (x2, y2) = tamper(&x, &y, test, how);
+    let after = pipeline(&x2, &y2, train);
     before != after
 }
 
@@ -135,11 +135,11 @@ fn standardiser_is_fitted_on_training_rows_only() {
     let (x, y, _) = cohort();
     let folds = split(&y);
     let (train, test) = (folds.train_indices(0), folds.test_indices(0));
-    let (x2, _) = tamper(&x, &y, &test, Tamper::Features);
+    let (x2, _) = tamper(&x, &y, test, Tamper::Features);
     assert_ne!(x, x2);
     assert_eq!(
-        Standardiser::fit(x.select(Axis(0), &train).view()),
-        Standardiser::fit(x2.select(Axis(0), &train).view())
+        Standardiser::fit(x.select(Axis(0), train).view()),
+        Standardiser::fit(x2.select(Axis(0), train).view())
     );
 }
 
@@ -207,17 +207,17 @@ fn the_check_catches_selection_fitted_before_the_split() {
     let (train, test) = (folds.train_indices(0), folds.test_indices(0));
     let selected = |state: State| state.summary["selected"].clone();
     let honest = serde_json::json!(["f0", "f1"]);
-    assert_eq!(selected(leaky(&x, &y, &train)), honest);
-    let (x2, y2) = tamper(&x, &y, &test, Tamper::Labels);
+    assert_eq!(selected(leaky(&x, &y, train)), honest);
+    let (x2, y2) = tamper(&x, &y, test, Tamper::Labels);
     assert_eq!(
-        selected(leaky(&x2, &y2, &train)),
+        selected(leaky(&x2, &y2, train)),
         serde_json::json!(["f0", "f5"])
     );
-    assert_eq!(selected(in_fold_selection(&x2, &y2, &train)), honest);
-    let (x2, y2) = tamper(&x, &y, &test, Tamper::Both);
+    assert_eq!(selected(in_fold_selection(&x2, &y2, train)), honest);
+    let (x2, y2) = tamper(&x, &y, test, Tamper::Both);
     assert_eq!(
-        selected(leaky(&x2, &y2, &train)),
+        selected(leaky(&x2, &y2, train)),
         serde_json::json!(["f0", "f2"])
     );
-    assert_eq!(selected(in_fold_selection(&x2, &y2, &train)), honest);
+    assert_eq!(selected(in_fold_selection(&x2, &y2, train)), honest);
 }

@@ -47,13 +47,13 @@ impl Folds {
     }
 
     /// Test case indices of part `fold`, ascending.
-    pub fn test_indices(&self, fold: usize) -> Vec<usize> {
-        self.parts[fold].test.clone()
+    pub fn test_indices(&self, fold: usize) -> &[usize] {
+        &self.parts[fold].test
     }
 
     /// Training case indices of part `fold`, ascending.
-    pub fn train_indices(&self, fold: usize) -> Vec<usize> {
-        self.parts[fold].train.clone()
+    pub fn train_indices(&self, fold: usize) -> &[usize] {
+        &self.parts[fold].train
     }
 
     /// For k-fold splits: the fold of each case (`None` for cases in no test part).
@@ -327,8 +327,8 @@ mod tests {
         let f = by_site(&sites, &patients, &["A".into()], &["B".into(), "C".into()]).unwrap();
         assert_eq!(f.k(), 2);
         assert_eq!(f.name(0), "site B");
-        assert_eq!(f.train_indices(1), vec![0, 1]);
-        assert_eq!(f.test_indices(0), vec![2, 4]);
+        assert_eq!(f.train_indices(1), [0, 1]);
+        assert_eq!(f.test_indices(0), [2, 4]);
         let leaky = ["p1", "p2", "p1", "p4", "p5"];
         let e = by_site(&sites, &leaky, &["A".into()], &["B".into()]).unwrap_err();
         assert!(e.to_string().contains("p1"), "{e}");

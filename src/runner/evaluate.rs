@@ -158,7 +158,8 @@ pub fn evaluate(
             .map(|f| {
                 let test: Vec<usize> = folds[0]
                     .test_indices(f)
-                    .into_iter()
+                    .iter()
+                    .copied()
                     .filter(|&i| !pooled.probs[m][0][i].is_empty())
                     .collect();
                 let p: Vec<&[f64]> = test

@@ -239,6 +239,15 @@ fn host_name() -> String {
         .unwrap_or_else(|_| "unknown".into())
 }
 
+/// The case ids of a cell's test part, in cohort order.
+fn test_ids(cell: &Cell, folds: &[Folds], table: &FeatureTable) -> Vec<String> {
+    folds[cell.repeat]
+        .test_indices(cell.fold)
+        .iter()
+        .map(|&i| table.case_ids[i].clone())
+        .collect()
+}
+
 /// The cell's stored result, if its cache holds one for the cell's test cases.
 fn cached_cell(
     cell: &Cell,
@@ -246,9 +255,7 @@ fn cached_cell(
     table: &FeatureTable,
     cache: &CellCache,
 ) -> Option<CellResult> {
-    let test = folds[cell.repeat].test_indices(cell.fold);
-    let test_ids: Vec<String> = test.iter().map(|&i| table.case_ids[i].clone()).collect();
-    cache.load(&cell.key(), &test_ids)
+    cache.load(&cell.key(), &test_ids(cell, folds, table))
 }
 
 /// What every cell reads: features, labels and (when a model needs them) images, rows in
@@ -270,15 +277,15 @@ fn run_cell(
     cache: &CellCache,
 ) -> Result<(CellResult, bool), Error> {
     let table = inputs.table;
-    if let Some(done) = cached_cell(cell, folds, table, cache) {
+    let test_ids = test_ids(cell, folds, table);
+    if let Some(done) = cache.load(&cell.key(), &test_ids) {
         return Ok((done, true));
     }
     let model = &built[cell.model_index];
     let split = &folds[cell.repeat];
     let test = split.test_indices(cell.fold);
-    let test_ids: Vec<String> = test.iter().map(|&i| table.case_ids[i].clone()).collect();
     let train = split.train_indices(cell.fold);
-    let x_train = table.values.select(Axis(0), &train);
+    let x_train = table.values.select(Axis(0), train);
     let y_train: Vec<usize> = train.iter().map(|&i| inputs.labels[i]).collect();
     let pick_images = |rows: &[usize]| -> Vec<&CaseImages> {
         if model.needs_images() {
@@ -287,7 +294,7 @@ fn run_cell(
             Vec::new()
         }
     };
-    let train_images = pick_images(&train);
+    let train_images = pick_images(train);
     let data = TrainingData {
         features: x_train.view(),
         feature_names: &table.names,
@@ -315,8 +322,8 @@ fn run_cell(
     } else {
         None
     };
-    let x_test = table.values.select(Axis(0), &test);
-    let test_images = pick_images(&test);
+    let x_test = table.values.select(Axis(0), test);
+    let test_images = pick_images(test);
     let probabilities = fitted
         .predict_proba(&PredictData {
             features: x_test.view(),

@@ -58,7 +58,8 @@ fn default_channels() -> Vec<String> {
 }
 
 impl CnnModelSpec {
-    fn classifier_spec(&self, classes: usize) -> CnnSpec {
+    /// The classifier settings for `classes` classes.
+    pub(crate) fn classifier_spec(&self, classes: usize) -> CnnSpec {
         CnnSpec {
             arch: self.network.clone(),
             classes,
@@ -105,7 +106,7 @@ pub struct CnnModel {
 }
 
 /// Cuts every sample of `cases` with the model's input settings.
-fn samples_of(
+pub(crate) fn samples_of(
     model: &str,
     spec: &CnnModelSpec,
     cases: &[&CaseImages],

@@ -12,6 +12,7 @@
 pub mod cnn;
 pub mod cnn_model;
 pub mod forest;
+pub mod fusion;
 pub mod lasso;
 pub mod logistic;
 pub mod pipeline;
@@ -193,6 +194,7 @@ pub trait ModelKind: Sync {
 pub static MODEL_KINDS: &[&dyn ModelKind] = &[
     &cnn_model::CnnKind,
     &forest::ForestKind,
+    &fusion::FusionKind,
     &logistic::LogisticKind,
 ];
 

@@ -40,6 +40,16 @@ impl Standardiser {
         }
         out
     }
+
+    /// The training-fold mean of each column.
+    pub fn means(&self) -> &[f64] {
+        &self.means
+    }
+
+    /// The training-fold standard deviation of each column (1 for constant columns).
+    pub fn sds(&self) -> &[f64] {
+        &self.sds
+    }
 }
 
 #[cfg(test)]

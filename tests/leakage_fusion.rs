@@ -44,10 +44,7 @@ fn lesion(case: usize, level: f64, rng: &mut radbench::seed::SeededRng) -> CaseI
             grid: grid.clone(),
             voxels,
         },
-        mask: Mask {
-            grid,
-            voxels: mask,
-        },
+        mask: Mask { grid, voxels: mask },
         channels: BTreeMap::new(),
     }
 }
@@ -82,7 +79,9 @@ fn tamper(c: &Cohort, test: &[usize], inputs: bool) -> Cohort {
     for (&i, &label) in test.iter().zip(&labels) {
         out.y[i] = label;
         if inputs {
-            out.x.row_mut(i).fill(if out.y[i] == 1 { 50.0 } else { -50.0 });
+            out.x
+                .row_mut(i)
+                .fill(if out.y[i] == 1 { 50.0 } else { -50.0 });
             out.images[i] = lesion(i, if out.y[i] == 1 { 95.0 } else { 5.0 }, &mut rng);
         }
     }

@@ -219,7 +219,11 @@ pub fn class_weights(labels: &[usize], classes: usize, how: ClassWeighting) -> V
 }
 
 /// Weighted mean cross-entropy of `logits` `[n, classes]` against `labels`.
-pub fn cross_entropy(logits: &Tensor, labels: &[usize], weights: &[f64]) -> Result<Tensor, CnnError> {
+pub fn cross_entropy(
+    logits: &Tensor,
+    labels: &[usize],
+    weights: &[f64],
+) -> Result<Tensor, CnnError> {
     let dev = logits.device();
     let log_p = candle_nn::ops::log_softmax(logits, D::Minus1)?;
     let idx = Tensor::from_vec(

@@ -51,9 +51,7 @@ fn build_head(id: &str, table: Option<&toml::Table>) -> Result<Box<dyn Model>, S
     };
     kind_by_name(&kind)?
         .build(&format!("{id}/head"), &table)
-        .map_err(|e| {
-            SettingsError::for_key(e.key().unwrap_or("head"), format!("head: {e}"))
-        })
+        .map_err(|e| SettingsError::for_key(e.key().unwrap_or("head"), format!("head: {e}")))
 }
 
 impl EarlyFusion {
@@ -110,7 +108,8 @@ impl Model for EarlyFusion {
             train_width: data.feature_names.len(),
             cnn,
         };
-        let (x, names) = fused.fused_inputs(data.features, data.feature_names, &samples, &counts)?;
+        let (x, names) =
+            fused.fused_inputs(data.features, data.feature_names, &samples, &counts)?;
         let head = self.head.fit(
             &TrainingData {
                 features: x.view(),
@@ -208,15 +207,18 @@ impl Fitted for FittedEarlyFusion {
     }
 
     fn summary(&self) -> serde_json::Value {
+        let head = self.head.summary();
         serde_json::json!({
             "strategy": "early",
+            // The head's in-fold selection, at the top level where the report looks for it.
+            "selected": head.get("selected").cloned(),
             "radiomics_columns": self.fused.columns.len(),
             "embed_dim": self.fused.cnn.embed_dim(),
             "cnn": {
                 "fingerprint": self.fused.cnn.fingerprint().ok(),
                 "curve": self.fused.cnn.curve(),
             },
-            "head": self.head.summary(),
+            "head": head,
         })
     }
 }

@@ -155,9 +155,16 @@ impl Model for JointFusion {
             case_samples(&self.id, &self.spec.cnn, data.labels.len(), data.images)?;
         let case_of = case_of_samples(&counts);
         let labels: Vec<usize> = case_of.iter().map(|&row| data.labels[row]).collect();
-        let (net, varmap, curve) =
-            train_joint(&self.spec.cnn, &samples, &labels, &z, &case_of, data.n_classes, rng)
-                .map_err(cnn_error(&self.id))?;
+        let (net, varmap, curve) = train_joint(
+            &self.spec.cnn,
+            &samples,
+            &labels,
+            &z,
+            &case_of,
+            data.n_classes,
+            rng,
+        )
+        .map_err(cnn_error(&self.id))?;
         Ok(Box::new(FittedJointFusion {
             id: self.id.clone(),
             spec: self.spec.clone(),
@@ -184,7 +191,9 @@ fn train_joint(
     let train = &spec.train;
     train.check()?;
     check_finite(samples)?;
-    let first = samples.first().ok_or(CnnError::TooFewClasses { classes: 0, n: 0 })?;
+    let first = samples
+        .first()
+        .ok_or(CnnError::TooFewClasses { classes: 0, n: 0 })?;
     if first.shape.len() != 3 {
         return Err(CnnError::Shape {
             message: format!(
@@ -306,16 +315,19 @@ impl Fitted for FittedJointFusion {
             Ok(proba)
         };
         let proba = predict().map_err(cnn_error(&self.id))?;
-        let by_case: BTreeMap<String, Vec<f64>> = aggregate(&samples, &proba, self.spec.cnn.aggregate)
-            .into_iter()
-            .map(|c| (c.case, c.proba))
-            .collect();
+        let by_case: BTreeMap<String, Vec<f64>> =
+            aggregate(&samples, &proba, self.spec.cnn.aggregate)
+                .into_iter()
+                .map(|c| (c.case, c.proba))
+                .collect();
         let mut out = Array2::zeros((data.images.len(), self.n_classes));
         for (row, case) in data.images.iter().enumerate() {
-            let p = by_case.get(&case.case_id).ok_or_else(|| ModelError::Shape {
-                model: self.id.clone(),
-                message: format!("no prediction for case {}", case.case_id),
-            })?;
+            let p = by_case
+                .get(&case.case_id)
+                .ok_or_else(|| ModelError::Shape {
+                    model: self.id.clone(),
+                    message: format!("no prediction for case {}", case.case_id),
+                })?;
             for (c, &v) in p.iter().enumerate() {
                 out[[row, c]] = v;
             }

@@ -88,7 +88,10 @@ impl LateFusion {
             return Err(SettingsError::for_key("alpha", "`meta.alpha` must be ≥ 0"));
         }
         if spec.meta.max_iter == 0 {
-            return Err(SettingsError::for_key("max_iter", "`meta.max_iter` must be ≥ 1"));
+            return Err(SettingsError::for_key(
+                "max_iter",
+                "`meta.max_iter` must be ≥ 1",
+            ));
         }
         let mut members: Vec<(String, Box<dyn Model>)> = Vec::new();
         for (i, table) in spec.members.iter().enumerate() {

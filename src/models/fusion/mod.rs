@@ -107,7 +107,10 @@ fn parse<T: DeserializeOwned>(settings: &toml::Table) -> Result<T, SettingsError
 /// Checks the CNN part's settings as `kind = "cnn"` does.
 fn check_cnn(spec: &CnnModelSpec) -> Result<(), SettingsError> {
     if spec.channels.is_empty() {
-        return Err(SettingsError::for_key("channels", "`cnn.channels` is empty"));
+        return Err(SettingsError::for_key(
+            "channels",
+            "`cnn.channels` is empty",
+        ));
     }
     spec.classifier_spec(2).check().map_err(|e| match e {
         CnnError::Settings { key, message } => {

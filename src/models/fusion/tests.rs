@@ -123,7 +123,10 @@ fn fusion_beats_each_source(fusion: &str) {
     );
     eprintln!("held-out AUC: radiomics {r:.3}, image {i:.3}, fused {f:.3}");
     assert!(r > 0.6 && i > 0.6, "each source carries signal: {r} {i}");
-    assert!(f > r.max(i) + 0.05, "fusion {f} vs radiomics {r}, image {i}");
+    assert!(
+        f > r.max(i) + 0.05,
+        "fusion {f} vs radiomics {r}, image {i}"
+    );
 }
 
 #[test]
@@ -139,9 +142,10 @@ fn late_fusion_beats_each_member() {
     let mut member = cnn_settings["cnn"].as_table().unwrap().clone();
     member.insert("id".into(), "cnn".into());
     member.insert("kind".into(), "cnn".into());
-    let mut settings: toml::Table =
-        toml::from_str("strategy = \"late\"\ninner_folds = 4\n[[members]]\nid = \"rad\"\nkind = \"logistic\"")
-            .unwrap();
+    let mut settings: toml::Table = toml::from_str(
+        "strategy = \"late\"\ninner_folds = 4\n[[members]]\nid = \"rad\"\nkind = \"logistic\"",
+    )
+    .unwrap();
     settings
         .get_mut("members")
         .and_then(toml::Value::as_array_mut)
@@ -225,11 +229,17 @@ fn bad_settings_name_the_key() {
         Some("heda")
     );
     assert_eq!(
-        key(&format!("strategy = \"early\"\ncnn = {CNN}\nhead = {{ kind = \"cnn\" }}")).as_deref(),
+        key(&format!(
+            "strategy = \"early\"\ncnn = {CNN}\nhead = {{ kind = \"cnn\" }}"
+        ))
+        .as_deref(),
         Some("head")
     );
     assert_eq!(
-        key(&format!("strategy = \"early\"\ncnn = {CNN}\nhead = {{ alhpa = 1 }}")).as_deref(),
+        key(&format!(
+            "strategy = \"early\"\ncnn = {CNN}\nhead = {{ alhpa = 1 }}"
+        ))
+        .as_deref(),
         Some("alhpa")
     );
     assert_eq!(
@@ -249,11 +259,18 @@ fn bad_settings_name_the_key() {
         Some("alpah")
     );
     assert_eq!(
-        key(&format!("strategy = \"joint\"\ncnn = {}", CNN.replace("lr = 0.01", "lr = 0.01, patience = 2"))).as_deref(),
+        key(&format!(
+            "strategy = \"joint\"\ncnn = {}",
+            CNN.replace("lr = 0.01", "lr = 0.01, patience = 2")
+        ))
+        .as_deref(),
         Some("patience")
     );
     assert!(
-        key(&format!("strategy = \"joint\"\ncnn = {CNN}\nselection = {{ method = \"magic\" }}")).is_some()
+        key(&format!(
+            "strategy = \"joint\"\ncnn = {CNN}\nselection = {{ method = \"magic\" }}"
+        ))
+        .is_some()
     );
 }
 
@@ -274,7 +291,11 @@ fn one_class_and_missing_images_are_errors() {
             n_classes: 2,
             images,
         };
-        model.fit(&data, &mut rng_for(1, &["f"])).err().unwrap().to_string()
+        model
+            .fit(&data, &mut rng_for(1, &["f"]))
+            .err()
+            .unwrap()
+            .to_string()
     };
     let err = fit(&c.y, &[]);
     assert!(err.contains("0 cases with images"), "{err}");

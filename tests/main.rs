@@ -15,6 +15,7 @@ mod data_nifti;
 mod data_synth;
 mod determinism;
 mod experiments;
+mod fusion_kind;
 mod leakage;
 mod leakage_fusion;
 mod splits;

@@ -427,14 +427,19 @@ fn conformance_table_is_current() {
               lengths by N instead of N − 1.\n\n\
               ## IBSI CT phantom (`shared/conformance/ibsi/ct_phantom`), IBSI mode\n\n\
               | configuration | values | within tolerance |\n|---|---|---|\n";
-    let (compared, matched, _) = crate::conformance_ibsi::ct_configuration_a(&shared);
-    table += &format!("| A (no interpolation, 2.5D texture) | {compared} | {matched} |\n");
-    table += "| B–E | not run | |\n\n\
-              Configuration A compares every mapped feature whose reference row is \"3D by \
-              definition\" or a 2.5D aggregation pyradiomics reproduces (JJUI, ZW7Z, 62GR); the \
-              per-slice 2D rows (BTW3, SUJT, 8QNN) have no pyradiomics counterpart. B–E resample \
-              on IBSI's grid (centred on the old grid, partial-volume mask threshold 0.5), which \
-              radbench's pyradiomics-style resampling does not implement yet.\n";
+    for config in &crate::conformance_ibsi_ct::CONFIGURATIONS {
+        let (compared, matched, _) = crate::conformance_ibsi_ct::ct_configuration(&shared, config);
+        table += &format!(
+            "| {} ({}) | {compared} | {matched} |\n",
+            config.letter, config.description
+        );
+    }
+    table += "\nEach configuration compares every mapped feature whose reference row is \"3D by \
+              definition\" or an aggregation pyradiomics reproduces: 2.5D (JJUI, ZW7Z, 62GR) for \
+              A and B, 3D (ITBB, IAZD, KOBO) for C–E; the per-slice 2D rows (BTW3, SUJT, 8QNN) \
+              have no pyradiomics counterpart. B–E resample on IBSI's grid (centred on the old \
+              grid, border replicated, mask interpolated linearly and kept from 0.5, intensities \
+              rounded to integers), which IBSI mode uses instead of pyradiomics' ITK grid.\n";
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/conformance.md");
     if std::env::var_os("RADBENCH_WRITE_CONFORMANCE").is_some() {
         std::fs::write(&path, &table).expect("docs/conformance.md writable");

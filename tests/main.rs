@@ -9,6 +9,7 @@ mod cnn_training;
 mod cnn_transfer;
 mod conformance_dcurves;
 mod conformance_ibsi;
+mod conformance_ibsi_ct;
 mod conformance_proc;
 mod conformance_pyradiomics;
 mod data_nifti;

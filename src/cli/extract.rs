@@ -210,8 +210,13 @@ fn extract_pair(
 fn extract_cohort(args: &ExtractArgs, manifest: &Path, out: &Path) -> Result<usize, crate::Error> {
     use rayon::prelude::*;
     if out.extension().and_then(|e| e.to_str()) != Some("csv") {
+        // Parquet would need polars' `parquet` feature, which pulls crates (polars-sql,
+        // polars-stream) the offline build does not have.
         return Err(FeatureError::Unsupported {
-            what: format!("{}: radbench writes feature tables as .csv", out.display()),
+            what: format!(
+                "{}: radbench writes feature tables as .csv only (no Parquet writer is built in)",
+                out.display()
+            ),
         }
         .into());
     }
@@ -432,6 +437,25 @@ mod tests {
         assert_eq!(parsed["original_firstorder_Mean"], 825.25);
         assert!(parsed["original_glcm_MCC"].is_null());
         assert!(json.starts_with("{\"diagnostics_Versions_radbench\""));
+    }
+
+    #[test]
+    fn batch_output_other_than_csv_is_refused_before_any_work() {
+        let args = ExtractArgs {
+            image: None,
+            mask: None,
+            manifest: Some(PathBuf::from("no-such-manifest.toml")),
+            out: Some(PathBuf::from("features.parquet")),
+            cache: None,
+            quiet: true,
+            params: None,
+            label: None,
+            ibsi: false,
+            format: ExtractFormat::Csv,
+        };
+        let message = run(&args).unwrap_err().to_string();
+        assert!(message.contains("features.parquet"), "{message}");
+        assert!(message.contains(".csv only"), "{message}");
     }
 
     #[test]

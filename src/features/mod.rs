@@ -13,6 +13,7 @@ pub mod glcm;
 pub mod gldm;
 pub mod glrlm;
 pub mod glszm;
+pub mod ibsi_resample;
 pub mod linalg;
 pub mod marching_cubes;
 pub mod ngtdm;

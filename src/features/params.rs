@@ -497,6 +497,12 @@ fn apply_settings(
             }
             "gldm_a" => settings.gldm_a = integer(file, key, value, 0, u32::MAX as i64)? as u32,
             "ibsi" => settings.ibsi = boolean(file, key, value)?,
+            "resegmentOutliers" => {
+                settings.resegment_outliers = match value {
+                    Yaml::Null => None,
+                    _ => Some(number(file, key, value)?),
+                }
+            }
             "kernelRadius" | "maskedKernel" | "initValue" | "voxelBatch" => {
                 return Err(FeatureError::Unsupported {
                     what: format!("{file}: {key}: radbench does not do voxel-based extraction"),

@@ -297,7 +297,16 @@ pub fn prepare(
         } else {
             settings.stored_type
         };
-        resampled = resample(image, mask, spacing, stored, settings)?;
+        resampled = if settings.ibsi {
+            // IBSI grid conventions (centred grid, interpolated mask); see `ibsi_resample`.
+            let ibsi = FeatureSettings {
+                stored_type: stored,
+                ..settings.clone()
+            };
+            super::ibsi_resample::resample_ibsi(image, mask, spacing, &ibsi)?
+        } else {
+            resample(image, mask, spacing, stored, settings)?
+        };
         image = &resampled.0;
         mask = &resampled.1;
     }
@@ -307,6 +316,18 @@ pub fn prepare(
         let resegmented = resegment(image, mask, settings)?;
         bbox = check_mask(&resegmented, settings)?;
         intensity_mask = Some(resegmented);
+    }
+    if let Some(sigma) = settings.resegment_outliers {
+        let range_mask = intensity_mask.as_ref().unwrap_or(mask);
+        let filtered =
+            super::ibsi_resample::filter_outliers(image, range_mask, sigma, settings.label)?;
+        bbox = check_mask(&filtered, settings)?;
+        intensity_mask = Some(filtered);
+    }
+    if settings.ibsi {
+        // IBSI: morphology uses the whole (interpolated) region, so crop to it, not to the
+        // re-segmented part.
+        bbox = check_mask(mask, settings)?;
     }
     let intensity = intensity_mask.as_ref().unwrap_or(mask);
     let shape = if settings.resegment_shape {

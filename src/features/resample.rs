@@ -216,7 +216,7 @@ impl StoredType {
 
 /// Cubic B-spline coefficients of a whole image (ITK `BSplineDecompositionImageFilter`, mirror
 /// boundaries, pole √3 − 2, initial causal coefficient with tolerance 1e-10), i fastest.
-fn bspline_coefficients(values: &[f64], dims: [usize; 3]) -> Vec<f64> {
+pub(super) fn bspline_coefficients(values: &[f64], dims: [usize; 3]) -> Vec<f64> {
     let mut coefficients = values.to_vec();
     let pole = 3f64.sqrt() - 2.0;
     let horizon = (1e-10f64.ln() / pole.abs().ln()).ceil() as usize;
@@ -326,7 +326,7 @@ fn bspline_at(coefficients: &[f64], dims: [usize; 3], x: [f64; 3]) -> f64 {
 
 /// ITK `LinearInterpolateImageFunction` at a continuous index inside the buffer (neighbours
 /// past the last voxel repeat it).
-fn linear_at(values: &[f64], dims: [usize; 3], x: [f64; 3]) -> f64 {
+pub(super) fn linear_at(values: &[f64], dims: [usize; 3], x: [f64; 3]) -> f64 {
     let mut base = [0usize; 3];
     let mut next = [0usize; 3];
     let mut t = [0.0f64; 3];

@@ -108,6 +108,10 @@ pub struct FeatureSettings {
     /// lengths, fixed-bin-width edges starting at the region's minimum (or the lower
     /// re-segmentation bound). Default false: pyradiomics definitions.
     pub ibsi: bool,
+    /// IBSI intensity outlier filtering (not a pyradiomics setting; YAML `resegmentOutliers`):
+    /// after `resegmentRange`, keep only the region's voxels within mean ± this many
+    /// (population) standard deviations. Default none.
+    pub resegment_outliers: Option<f64>,
 }
 
 impl Default for FeatureSettings {
@@ -139,6 +143,7 @@ impl Default for FeatureSettings {
             gldm_a: 0,
             stored_type: StoredType::Float,
             ibsi: false,
+            resegment_outliers: None,
         }
     }
 }

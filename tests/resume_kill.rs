@@ -59,7 +59,10 @@ fn killed_run_resumes_to_the_identical_report() {
         }
         killed_mid_run = false;
     }
-    assert!(killed_mid_run, "could not kill the run while cells were still missing");
+    assert!(
+        killed_mid_run,
+        "could not kill the run while cells were still missing"
+    );
     let stored = cell_files(&cache);
     assert!(!stored.is_empty(), "no cell stored");
     // Whatever the kill interrupted, a stored cell file is complete JSON.
@@ -81,7 +84,16 @@ fn killed_run_resumes_to_the_identical_report() {
         "every whole cached cell is reused; the torn one is not"
     );
     assert_eq!(resumed.file_name(), reference.file_name());
-    for name in ["report.json", "report.md", "report.html", "predictions.csv", "figures/roc.svg"] {
-        assert!(read(&resumed, name) == read(&reference, name), "{name} differs after resume");
+    for name in [
+        "report.json",
+        "report.md",
+        "report.html",
+        "predictions.csv",
+        "figures/roc.svg",
+    ] {
+        assert!(
+            read(&resumed, name) == read(&reference, name),
+            "{name} differs after resume"
+        );
     }
 }

@@ -78,9 +78,15 @@ pub fn assert_well_formed_svg(name: &str, svg: &str) {
             .find('>')
             .unwrap_or_else(|| panic!("{name}: unterminated tag"));
         let tag = &after[..end];
-        assert_eq!(tag.matches('"').count() % 2, 0, "{name}: unbalanced quotes in <{tag}>");
+        assert_eq!(
+            tag.matches('"').count() % 2,
+            0,
+            "{name}: unbalanced quotes in <{tag}>"
+        );
         if let Some(closing) = tag.strip_prefix('/') {
-            let top = open.pop().unwrap_or_else(|| panic!("{name}: stray </{closing}>"));
+            let top = open
+                .pop()
+                .unwrap_or_else(|| panic!("{name}: stray </{closing}>"));
             assert_eq!(top, closing.trim(), "{name}: </{closing}> closes <{top}>");
         } else if !tag.starts_with('?') && !tag.starts_with('!') && !tag.ends_with('/') {
             let element = tag.split_whitespace().next().unwrap_or("");

@@ -95,9 +95,10 @@ pub fn roc_sensitivity_band(
         for v in control_sample.iter_mut() {
             *v = controls[rng.random_range(0..controls.len())];
         }
-        for (slot, se) in per_point
-            .iter_mut()
-            .zip(sensitivity_at(&case_sample, &control_sample, &grid))
+        for (slot, se) in
+            per_point
+                .iter_mut()
+                .zip(sensitivity_at(&case_sample, &control_sample, &grid))
         {
             slot.push(se);
         }
@@ -145,14 +146,37 @@ mod tests {
         let a = band(1);
         assert_eq!(a, band(1));
         assert_ne!(a, band(2));
-        let cases: Vec<f64> = scores.iter().zip(&labels).filter(|p| *p.1).map(|p| *p.0).collect();
-        let controls: Vec<f64> = scores.iter().zip(&labels).filter(|p| !*p.1).map(|p| *p.0).collect();
+        let cases: Vec<f64> = scores
+            .iter()
+            .zip(&labels)
+            .filter(|p| *p.1)
+            .map(|p| *p.0)
+            .collect();
+        let controls: Vec<f64> = scores
+            .iter()
+            .zip(&labels)
+            .filter(|p| !*p.1)
+            .map(|p| *p.0)
+            .collect();
         let point = sensitivity_at(&cases, &controls, &a.false_positive_rate);
         for i in 0..a.lower.len() {
             assert!(a.lower[i] <= a.upper[i]);
-            assert!(a.lower[i] <= point[i] + 1e-12 && point[i] <= a.upper[i] + 1e-12, "{i}");
+            assert!(
+                a.lower[i] <= point[i] + 1e-12 && point[i] <= a.upper[i] + 1e-12,
+                "{i}"
+            );
         }
         assert!(a.upper[5] - a.lower[5] > 0.0);
-        assert!(roc_sensitivity_band(&scores, &labels, 21, 10, 1.5, &mut crate::seed::rng_for(1, &[])).is_err());
+        assert!(
+            roc_sensitivity_band(
+                &scores,
+                &labels,
+                21,
+                10,
+                1.5,
+                &mut crate::seed::rng_for(1, &[])
+            )
+            .is_err()
+        );
     }
 }

@@ -128,8 +128,12 @@ pub fn banded_line_chart_svg(
             .draw()
             .map_err(&err)?;
         for band in bands {
-            let mut outline: Vec<(f64, f64)> =
-                band.x.iter().copied().zip(band.upper.iter().copied()).collect();
+            let mut outline: Vec<(f64, f64)> = band
+                .x
+                .iter()
+                .copied()
+                .zip(band.upper.iter().copied())
+                .collect();
             outline.extend(band.x.iter().copied().zip(band.lower.iter().copied()).rev());
             outline.retain(|(x, y)| x.is_finite() && y.is_finite());
             let c = PALETTE[band.colour % PALETTE.len()];

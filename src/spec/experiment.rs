@@ -450,7 +450,10 @@ alpha = 1.0
         assert!(e.canonical_json().contains("\"seeds\":[7,8,9]"));
         assert!(!parse(GOOD).unwrap().canonical_json().contains("seeds"));
         let msg = parse(&with("[1, 2, 1]")).unwrap_err().to_string();
-        assert!(msg.contains("seed 1 is listed twice") && msg.contains(":5:"), "{msg}");
+        assert!(
+            msg.contains("seed 1 is listed twice") && msg.contains(":5:"),
+            "{msg}"
+        );
         let msg = parse(&with("[3]")).unwrap_err().to_string();
         assert!(msg.contains("at least 2 seeds"), "{msg}");
         let msg = parse(&with("[1, -2]")).unwrap_err().to_string();

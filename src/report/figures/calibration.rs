@@ -58,7 +58,11 @@ pub fn calibration_svg(r: &Report) -> Result<String, ReportError> {
                 .label(label)
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], style));
             chart
-                .draw_series(points.into_iter().map(|p| Circle::new(p, 3, style.filled())))
+                .draw_series(
+                    points
+                        .into_iter()
+                        .map(|p| Circle::new(p, 3, style.filled())),
+                )
                 .map_err(&err)?;
         }
         chart

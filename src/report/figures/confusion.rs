@@ -36,7 +36,13 @@ pub fn confusion_svg(r: &Report, model: &ModelResult) -> Result<String, ReportEr
         .ok_or_else(|| ReportError::Figure(format!("{title}: the model has no predictions")))?;
     let k = counts.len();
     let names: Vec<String> = (0..k)
-        .map(|i| r.cohort.classes.get(i).cloned().unwrap_or_else(|| i.to_string()))
+        .map(|i| {
+            r.cohort
+                .classes
+                .get(i)
+                .cloned()
+                .unwrap_or_else(|| i.to_string())
+        })
         .collect();
     let mut svg = String::new();
     {
@@ -100,23 +106,33 @@ pub fn confusion_svg(r: &Report, model: &ModelResult) -> Result<String, ReportEr
             root.draw(&text(name, x, bottom + 8, 12, top_mid))
                 .map_err(&err)?;
         }
-        root.draw(&text("predicted class", (left + right) / 2, bottom + 30, 13, top_mid))
-            .map_err(&err)?;
-        root.draw(
-            &Text::new(
-                "true class".to_string(),
-                (16, (top + bottom) / 2),
-                (FONT, 13)
-                    .into_font()
-                    .transform(FontTransform::Rotate270)
-                    .color(&BLACK)
-                    .pos(centre),
-            ),
-        )
+        root.draw(&text(
+            "predicted class",
+            (left + right) / 2,
+            bottom + 30,
+            13,
+            top_mid,
+        ))
+        .map_err(&err)?;
+        root.draw(&Text::new(
+            "true class".to_string(),
+            (16, (top + bottom) / 2),
+            (FONT, 13)
+                .into_font()
+                .transform(FontTransform::Rotate270)
+                .color(&BLACK)
+                .pos(centre),
+        ))
         .map_err(&err)?;
         let legend = format!("shade: share of the true class (row); {rule}");
-        root.draw(&text(&legend, SIZE.0 as i32 / 2, SIZE.1 as i32 - 22, 11, centre))
-            .map_err(&err)?;
+        root.draw(&text(
+            &legend,
+            SIZE.0 as i32 / 2,
+            SIZE.1 as i32 - 22,
+            11,
+            centre,
+        ))
+        .map_err(&err)?;
         root.present().map_err(&err)?;
     }
     Ok(svg)

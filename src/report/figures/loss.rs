@@ -57,7 +57,12 @@ pub fn loss_svg(model: &ModelResult) -> Result<String, ReportError> {
             reference: false,
         })
         .collect();
-    let finite = || labelled.iter().flat_map(|(_, _, y)| y.iter()).filter(|v| v.is_finite());
+    let finite = || {
+        labelled
+            .iter()
+            .flat_map(|(_, _, y)| y.iter())
+            .filter(|v| v.is_finite())
+    };
     let top = finite().fold(0.0f64, |a, &b| a.max(b));
     let last = curves
         .iter()
@@ -113,8 +118,12 @@ mod tests {
         assert!(has_loss_curves(&m));
         let a = loss_svg(&m).unwrap();
         assert_eq!(a, loss_svg(&m).unwrap());
-        assert!(a.contains("fold 1 validation") && a.contains("epoch") && a.contains("Loss curves"));
+        assert!(
+            a.contains("fold 1 validation") && a.contains("epoch") && a.contains("Loss curves")
+        );
         // A model without loss curves (e.g. a logistic fit summary) gets no figure.
-        assert!(!has_loss_curves(&model(vec![serde_json::json!({"selected": ["a"]})])));
+        assert!(!has_loss_curves(&model(vec![
+            serde_json::json!({"selected": ["a"]})
+        ])));
     }
 }

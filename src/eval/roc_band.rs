@@ -159,12 +159,9 @@ mod tests {
             .map(|p| *p.0)
             .collect();
         let point = sensitivity_at(&cases, &controls, &a.false_positive_rate);
-        for i in 0..a.lower.len() {
+        for (i, se) in point.iter().enumerate() {
             assert!(a.lower[i] <= a.upper[i]);
-            assert!(
-                a.lower[i] <= point[i] + 1e-12 && point[i] <= a.upper[i] + 1e-12,
-                "{i}"
-            );
+            assert!(a.lower[i] <= se + 1e-12 && *se <= a.upper[i] + 1e-12, "{i}");
         }
         assert!(a.upper[5] - a.lower[5] > 0.0);
         assert!(

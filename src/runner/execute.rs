@@ -360,10 +360,12 @@ fn run_cell(
             images: &test_images,
         })
         .map_err(cell_error)?;
-    if cell.repeat == 0 && cell.fold == 0 && cell.sweep_seed.is_none() {
-        if let Some(l) = super::latency::measure(fitted.as_ref(), table, test, &test_images) {
-            latencies.record(cell.model_index, l);
-        }
+    if cell.repeat == 0
+        && cell.fold == 0
+        && cell.sweep_seed.is_none()
+        && let Some(l) = super::latency::measure(fitted.as_ref(), table, test, &test_images)
+    {
+        latencies.record(cell.model_index, l);
     }
     let result = CellResult {
         case_ids: test_ids,

@@ -81,7 +81,7 @@ pub fn seed_sweep(
     let mut summary = Vec::new();
     for entry in &exp.models {
         let mine: Vec<&SeedRun> = runs.iter().filter(|r| r.model == entry.id).collect();
-        let metrics: [(&str, fn(&SeedRun) -> Option<f64>); 3] = [
+        let metrics: [(&str, MetricOf); 3] = [
             ("auc", |r| r.auc),
             ("average_precision", |r| r.average_precision),
             ("accuracy", |r| r.accuracy),
@@ -103,6 +103,9 @@ pub fn seed_sweep(
         summary,
     })
 }
+
+/// Reads one metric of a seed run.
+type MetricOf = fn(&SeedRun) -> Option<f64>;
 
 fn fraction(num: usize, den: usize) -> Option<f64> {
     (den > 0).then(|| num as f64 / den as f64)

@@ -23,3 +23,7 @@ pub use error::Error;
 
 /// The radbench version, part of every report's content hash.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The git commit radbench was built from (`unknown` outside a checkout); written to `run.json`
+/// only, never into the byte-compared report.
+pub const GIT_COMMIT: &str = env!("RADBENCH_GIT_COMMIT");

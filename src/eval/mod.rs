@@ -15,6 +15,7 @@ pub mod dca;
 pub mod delong;
 pub mod multiclass;
 pub mod roc;
+pub mod roc_band;
 pub mod segmentation;
 pub mod survival;
 pub mod threshold;

@@ -1,8 +1,19 @@
 //! Figures as SVG (plotters), with text drawn from the DejaVu Sans font embedded in the binary,
 //! so no system font is needed. Output depends only on the data, so figures are byte-identical
 //! on rerun.
+//!
+//! One function per figure: the shared charts (ROC, decision curves) are drawn here, the others
+//! live in `figures/<name>.rs` and are dispatched by file name in [`draw_figures`]. To add a
+//! figure: write `figures/<name>.rs` with a `pub fn <name>_svg(..) -> Result<String, _>`, name
+//! its file in [`extra_figure_names`] (or in the runner's list) and add its arm in
+//! [`draw_figures`].
 
-use super::{Report, ReportError, RocPoints};
+mod calibration;
+mod confusion;
+mod loss;
+mod pr;
+
+use super::{ModelResult, Report, ReportError};
 use plotters::prelude::*;
 use std::sync::Once;
 
@@ -18,6 +29,9 @@ const PALETTE: [RGBColor; 7] = [
 ];
 
 const FONT: &str = "sans-serif";
+
+/// Figure size in pixels.
+const SIZE: (u32, u32) = (560, 460);
 
 fn register_font() {
     static ONCE: Once = Once::new();
@@ -44,6 +58,20 @@ pub struct Line<'a> {
     pub reference: bool,
 }
 
+/// A shaded band between two curves sharing x values (a confidence band), drawn in the colour of
+/// the `colour`-th line.
+#[derive(Debug, Clone, Copy)]
+pub struct Band<'a> {
+    /// x values.
+    pub x: &'a [f64],
+    /// Lower curve.
+    pub lower: &'a [f64],
+    /// Upper curve.
+    pub upper: &'a [f64],
+    /// Index into the palette (the index of the line it belongs to among non-reference lines).
+    pub colour: usize,
+}
+
 /// A line chart over fixed axis ranges, as SVG text.
 pub fn line_chart_svg(
     title: &str,
@@ -54,11 +82,35 @@ pub fn line_chart_svg(
     lines: &[Line<'_>],
     diagonal: bool,
 ) -> Result<String, ReportError> {
+    banded_line_chart_svg(
+        title,
+        x_label,
+        y_label,
+        x_range,
+        y_range,
+        &[],
+        lines,
+        diagonal,
+    )
+}
+
+/// A line chart with shaded bands under the lines, as SVG text.
+#[allow(clippy::too_many_arguments)]
+pub fn banded_line_chart_svg(
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    x_range: (f64, f64),
+    y_range: (f64, f64),
+    bands: &[Band<'_>],
+    lines: &[Line<'_>],
+    diagonal: bool,
+) -> Result<String, ReportError> {
     register_font();
     let err = figure_error(title);
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (560, 460)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
         root.fill(&WHITE).map_err(&err)?;
         let mut chart = ChartBuilder::on(&root)
             .caption(title, (FONT, 18))
@@ -75,6 +127,20 @@ pub fn line_chart_svg(
             .light_line_style(RGBColor(235, 235, 235))
             .draw()
             .map_err(&err)?;
+        for band in bands {
+            let mut outline: Vec<(f64, f64)> = band
+                .x
+                .iter()
+                .copied()
+                .zip(band.upper.iter().copied())
+                .collect();
+            outline.extend(band.x.iter().copied().zip(band.lower.iter().copied()).rev());
+            outline.retain(|(x, y)| x.is_finite() && y.is_finite());
+            let c = PALETTE[band.colour % PALETTE.len()];
+            chart
+                .draw_series(std::iter::once(Polygon::new(outline, c.mix(0.18).filled())))
+                .map_err(&err)?;
+        }
         if diagonal {
             chart
                 .draw_series(LineSeries::new(
@@ -123,35 +189,7 @@ pub fn draw_figures(r: &Report) -> Result<Vec<(String, String)>, ReportError> {
     let mut out = Vec::new();
     for name in &r.figures {
         let svg = match name.as_str() {
-            "roc.svg" => {
-                let curves: Vec<(String, &RocPoints)> = r
-                    .models
-                    .iter()
-                    .filter_map(|m| {
-                        m.binary
-                            .as_ref()
-                            .map(|b| (format!("{} (AUC {:.3})", m.id, m.auc), &b.roc))
-                    })
-                    .collect();
-                let lines: Vec<Line<'_>> = curves
-                    .iter()
-                    .map(|(label, roc)| Line {
-                        label,
-                        x: &roc.false_positive_rate,
-                        y: &roc.true_positive_rate,
-                        reference: false,
-                    })
-                    .collect();
-                line_chart_svg(
-                    "ROC (pooled out-of-fold)",
-                    "1 − specificity",
-                    "sensitivity",
-                    (0.0, 1.0),
-                    (0.0, 1.0),
-                    &lines,
-                    true,
-                )?
-            }
+            "roc.svg" => roc_svg(r)?,
             "dca.svg" => {
                 let d = &r.dca;
                 let none = vec![0.0; d.thresholds.len()];
@@ -193,11 +231,123 @@ pub fn draw_figures(r: &Report) -> Result<Vec<(String, String)>, ReportError> {
                     false,
                 )?
             }
-            other => return Err(ReportError::Figure(format!("unknown figure {other}"))),
+            "calibration.svg" => calibration::calibration_svg(r)?,
+            "pr.svg" => pr::pr_svg(r)?,
+            other => match per_model_figure(r, other) {
+                Some(("confusion", m)) => confusion::confusion_svg(r, &r.models[m])?,
+                Some(("loss", m)) => loss::loss_svg(&r.models[m])?,
+                _ => return Err(ReportError::Figure(format!("unknown figure {other}"))),
+            },
         };
         out.push((name.clone(), svg));
     }
     Ok(out)
+}
+
+/// ROC curves of every binary model, each with its pointwise bootstrap sensitivity band.
+fn roc_svg(r: &Report) -> Result<String, ReportError> {
+    let binary: Vec<(&ModelResult, &super::BinaryDetails)> = r
+        .models
+        .iter()
+        .filter_map(|m| m.binary.as_ref().map(|b| (m, b)))
+        .collect();
+    let labels: Vec<String> = binary
+        .iter()
+        .map(|(m, _)| format!("{} (AUC {:.3})", m.id, m.auc))
+        .collect();
+    let lines: Vec<Line<'_>> = binary
+        .iter()
+        .zip(&labels)
+        .map(|((_, b), label)| Line {
+            label,
+            x: &b.roc.false_positive_rate,
+            y: &b.roc.true_positive_rate,
+            reference: false,
+        })
+        .collect();
+    let bands: Vec<Band<'_>> = binary
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (_, b))| {
+            b.roc_band.as_ref().map(|band| Band {
+                x: &band.false_positive_rate,
+                lower: &band.lower,
+                upper: &band.upper,
+                colour: i,
+            })
+        })
+        .collect();
+    let level = binary
+        .iter()
+        .find_map(|(_, b)| b.roc_band.as_ref().map(|band| band.level))
+        .unwrap_or(0.95);
+    banded_line_chart_svg(
+        &format!(
+            "ROC (pooled out-of-fold; shaded: {:.0}% bootstrap band)",
+            level * 100.0
+        ),
+        "1 − specificity",
+        "sensitivity",
+        (0.0, 1.0),
+        (0.0, 1.0),
+        &bands,
+        &lines,
+        true,
+    )
+}
+
+/// A file-name-safe stem for model `m`: its id with other characters than letters, digits,
+/// `-`, `_` and `.` replaced by `_`, suffixed with its index when an earlier model has the same.
+pub fn model_file_stem(models: &[ModelResult], m: usize) -> String {
+    let safe = |id: &str| -> String {
+        id.chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect()
+    };
+    let stem = safe(&models[m].id);
+    if models[..m].iter().any(|o| safe(&o.id) == stem) {
+        format!("{stem}-{m}")
+    } else {
+        stem
+    }
+}
+
+/// The `(kind, model index)` of a per-model figure name such as `confusion-<model>.svg`.
+fn per_model_figure<'a>(r: &Report, name: &'a str) -> Option<(&'a str, usize)> {
+    let stem = name.strip_suffix(".svg")?;
+    ["confusion", "loss"].into_iter().find_map(|kind| {
+        let model = stem.strip_prefix(kind)?.strip_prefix('-')?;
+        let m = (0..r.models.len()).find(|&m| model_file_stem(&r.models, m) == model)?;
+        Some((kind, m))
+    })
+}
+
+/// Figures beyond ROC and decision curves: calibration and precision–recall (binary), a
+/// confusion matrix per model (multi-class: argmax; binary: at the training folds' Youden
+/// thresholds) and loss curves per model that reports them (CNNs).
+pub fn extra_figure_names(r: &Report) -> Vec<String> {
+    let mut names = Vec::new();
+    if r.models.iter().any(|m| m.binary.is_some()) {
+        names.push("calibration.svg".to_string());
+        names.push("pr.svg".to_string());
+    }
+    for (m, model) in r.models.iter().enumerate() {
+        if model.binary.is_some() || model.multiclass.is_some() {
+            names.push(format!("confusion-{}.svg", model_file_stem(&r.models, m)));
+        }
+    }
+    for (m, model) in r.models.iter().enumerate() {
+        if loss::has_loss_curves(model) {
+            names.push(format!("loss-{}.svg", model_file_stem(&r.models, m)));
+        }
+    }
+    names
 }
 
 #[cfg(test)]

@@ -104,6 +104,16 @@ pub fn render_html(r: &Report, figures: &[(String, String)]) -> String {
         escape(&f.classes.join(", ")),
         f.bin_width
     );
+    s.push_str("<h2>Provenance</h2>\n<table>\n");
+    for (label, value) in r.provenance.rows() {
+        let _ = writeln!(
+            s,
+            "<tr><th>{}</th><td><code>{}</code></td></tr>",
+            escape(label),
+            escape(&value)
+        );
+    }
+    s.push_str("</table>\n");
     let _ = writeln!(
         s,
         "<h2>Reproducibility</h2>\n<p>{}</p>\n</body>\n</html>",

@@ -51,6 +51,11 @@ pub fn render_markdown(r: &Report) -> String {
         }
         s.push('\n');
     }
+    let _ = writeln!(s, "## Provenance\n\n| item | value |\n|---|---|");
+    for (label, value) in r.provenance.rows() {
+        let _ = writeln!(s, "| {label} | {} |", value.replace('|', "\\|"));
+    }
+    s.push('\n');
     let _ = writeln!(s, "## Reproducibility\n\n{}", r.seed_derivation);
     s
 }

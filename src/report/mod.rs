@@ -10,6 +10,7 @@
 pub mod figures;
 pub mod html;
 pub mod markdown;
+pub mod provenance;
 pub mod tables;
 mod write;
 
@@ -69,6 +70,57 @@ pub struct Report {
     pub partial: Option<Vec<String>>,
     /// How random streams were derived, so a reader can re-derive them.
     pub seed_derivation: String,
+    /// What the report was computed from (hashes of the inputs), never machine details.
+    pub provenance: provenance::Provenance,
+    /// The spread of each metric across the seeds of `[experiment] seeds` (absent without a
+    /// sweep).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed_sweep: Option<SeedSweep>,
+}
+
+/// A seed sweep: each model's metrics for every seed, and their spread.
+#[derive(Debug, Clone, Serialize)]
+pub struct SeedSweep {
+    /// The seeds, as listed.
+    pub seeds: Vec<u64>,
+    /// One row per seed and model.
+    pub runs: Vec<SeedRun>,
+    /// One row per model and metric: mean, SD, min and max across the seeds.
+    pub summary: Vec<SweepSummary>,
+}
+
+/// One model's pooled out-of-fold metrics (repeat 0) under one seed.
+#[derive(Debug, Clone, Serialize)]
+pub struct SeedRun {
+    /// The seed.
+    pub seed: u64,
+    /// Model id.
+    pub model: String,
+    /// AUC (binary) or macro one-vs-rest AUC.
+    pub auc: Option<f64>,
+    /// Average precision (binary).
+    pub average_precision: Option<f64>,
+    /// Accuracy: binary at each training fold's Youden threshold; multi-class at the argmax.
+    pub accuracy: Option<f64>,
+}
+
+/// The spread of one metric of one model across seeds.
+#[derive(Debug, Clone, Serialize)]
+pub struct SweepSummary {
+    /// Model id.
+    pub model: String,
+    /// Metric name (`auc`, `average_precision`, `accuracy`).
+    pub metric: String,
+    /// Number of seeds with a value.
+    pub n: usize,
+    /// Mean.
+    pub mean: f64,
+    /// Sample standard deviation (n − 1); NaN for one value.
+    pub sd: f64,
+    /// Smallest value.
+    pub min: f64,
+    /// Largest value.
+    pub max: f64,
 }
 
 /// Cohort counts (TRIPOD+AI participant flow).
@@ -159,6 +211,12 @@ pub struct BinaryDetails {
     pub brier: f64,
     /// Calibration intercept and slope (logistic recalibration), when estimable.
     pub calibration: Option<crate::eval::calibration::CalibrationFit>,
+    /// Pointwise bootstrap confidence band of the sensitivity along the ROC curve.
+    pub roc_band: Option<crate::eval::roc_band::RocBand>,
+    /// Precision–recall curve of the pooled out-of-fold predictions.
+    pub pr_curve: Option<crate::eval::threshold::PrCurve>,
+    /// Reliability diagram: ten equal-width bins of predicted probability (empty bins left out).
+    pub reliability: Vec<crate::eval::calibration::ReliabilityBin>,
 }
 
 /// Multi-class statistics of one model.

@@ -372,7 +372,39 @@ pub fn tables(r: &Report) -> Vec<Table> {
                 .collect(),
         });
     }
+    if let Some(sweep) = &r.seed_sweep {
+        out.push(seed_sweep_table(sweep));
+    }
     out
+}
+
+/// The spread of each model's metrics across the seeds of a seed sweep.
+fn seed_sweep_table(sweep: &super::SeedSweep) -> Table {
+    let seeds: Vec<String> = sweep.seeds.iter().map(u64::to_string).collect();
+    Table {
+        title: "Seed sweep".into(),
+        caption: format!(
+            "The whole experiment re-run with each of the seeds {} (its own split and model              streams); pooled out-of-fold metrics of repeat 0 across seeds. The tables above              are the single-seed result of `seed`. SD is the sample SD (n − 1).",
+            seeds.join(", ")
+        ),
+        header: strings(&["model", "metric", "seeds", "mean", "SD", "min", "max"]),
+        numeric: vec![false, false, true, true, true, true, true],
+        rows: sweep
+            .summary
+            .iter()
+            .map(|s| {
+                vec![
+                    s.model.clone(),
+                    s.metric.replace('_', " "),
+                    s.n.to_string(),
+                    fixed(s.mean, 3),
+                    fixed(s.sd, 3),
+                    fixed(s.min, 3),
+                    fixed(s.max, 3),
+                ]
+            })
+            .collect(),
+    }
 }
 
 #[cfg(test)]

@@ -22,6 +22,11 @@ use crate::report::{
 use crate::spec::Experiment;
 use std::collections::{BTreeMap, BTreeSet};
 
+/// False-positive rates at which the ROC band is estimated (0, 0.02, ..., 1).
+const ROC_BAND_POINTS: usize = 51;
+/// Bootstrap replicates of the ROC band.
+const ROC_BAND_REPLICATES: usize = 500;
+
 /// Out-of-fold predictions: `probs[model][repeat][case]` (empty when missing) and the
 /// threshold of the fold each prediction came from.
 struct Pooled {
@@ -109,7 +114,7 @@ fn macro_auc(probs: &[&[f64]], classes: &[usize], k: usize) -> Option<f64> {
 }
 
 /// Discrimination of one set of predictions: the binary AUC, or the macro one-vs-rest AUC.
-fn discrimination(probs: &[&[f64]], classes: &[usize], k: usize) -> Option<f64> {
+pub(super) fn discrimination(probs: &[&[f64]], classes: &[usize], k: usize) -> Option<f64> {
     if k == 2 {
         let scores: Vec<f64> = probs.iter().map(|p| p[1]).collect();
         let positive: Vec<bool> = classes.iter().map(|&y| y == 1).collect();
@@ -132,6 +137,7 @@ pub fn evaluate(
     version: String,
     fingerprint: String,
     partial: Option<Vec<String>>,
+    provenance: crate::report::provenance::Provenance,
 ) -> Result<(Report, Vec<PredictionRow>), Error> {
     let cases = cohort.cases();
     let n = cases.len();
@@ -234,6 +240,23 @@ pub fn evaluate(
                 average_precision: average_precision(&scores, &positive0).map_err(&err)?,
                 brier: calibration::brier_score(&scores, &positive0).map_err(&err)?,
                 calibration: calibration::calibration_intercept_slope(&scores, &positive0).ok(),
+                roc_band: crate::eval::roc_band::roc_sensitivity_band(
+                    &scores,
+                    &positive0,
+                    ROC_BAND_POINTS,
+                    ROC_BAND_REPLICATES,
+                    level,
+                    &mut crate::seed::rng_for(exp.seed, &["roc-band", &entry.id]),
+                )
+                .ok(),
+                pr_curve: crate::eval::threshold::pr_curve(&scores, &positive0).ok(),
+                reliability: calibration::reliability_bins(
+                    &scores,
+                    &positive0,
+                    10,
+                    calibration::Binning::EqualWidth,
+                )
+                .unwrap_or_default(),
             });
         } else {
             let columns: Vec<Vec<f64>> = (0..k).map(|c| pooled.column(m, 0, c, &keep0)).collect();
@@ -319,7 +342,7 @@ pub fn evaluate(
         .published
         .as_ref()
         .map(|p| crate::report::compare_published(p, &model_results));
-    let report = Report {
+    let mut report = Report {
         radbench_version: crate::VERSION.to_string(),
         version,
         experiment: serde_json::from_str(&exp.canonical_json()).unwrap_or_default(),
@@ -351,13 +374,12 @@ pub fn evaluate(
         published,
         figures,
         partial,
-        seed_derivation: format!(
-            "Every random stream is ChaCha8 keyed by SHA-256(\"radbench-seed-v1\", seed {}, path): \
-             split repeat r uses path [\"split\", r]; a cell uses [\"model\", id, \"repeat\", r, \
-             \"fold\", f].",
-            exp.seed
-        ),
+        seed_derivation: super::prepare::seed_derivation(exp.seed),
+        provenance,
+        seed_sweep: None,
     };
+    let more = crate::report::figures::extra_figure_names(&report);
+    report.figures.extend(more);
     Ok((report, rows))
 }
 

@@ -83,9 +83,11 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, Error> {
         folds,
         models: built,
         cells,
-        caches,
+        caches: _,
         fingerprint,
         version,
+        provenance,
+        sweep: _,
     } = &prepared;
     let opened = started.elapsed();
     let table = extract_features(exp, cohort, &cache_root, opts.progress)?;
@@ -120,6 +122,7 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, Error> {
         mine.iter().filter(|&&m| m).count() as u64,
         "cells",
     );
+    let latencies = super::latency::LatencyLog::default();
     let results: Vec<Option<(CellResult, bool)>> = cells
         .par_iter()
         .zip(&mine)
@@ -127,9 +130,10 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, Error> {
             if !mine {
                 return Ok(None);
             }
-            let cache = &caches[cell.model_index];
+            let cache = prepared.cache_of(cell);
+            let folds = prepared.folds_of(cell);
             let r = if compute {
-                run_cell(cell, exp, built, folds, &inputs, cache).map(Some)
+                run_cell(cell, exp, built, folds, &inputs, cache, &latencies).map(Some)
             } else {
                 Ok(cached_cell(cell, folds, &table, cache).map(|r| (r, true)))
             };
@@ -177,24 +181,30 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, Error> {
     }
 
     let partial = (!missing.is_empty()).then(|| missing.clone());
-    let (report, rows) = evaluate(
+    // The main tables are the single-seed result of `seed`; sweep cells feed the sweep table.
+    let main = prepared.main_cell_count();
+    let (mut report, rows) = evaluate(
         exp,
         cohort,
         &table,
         labels,
         folds,
-        cells,
-        &results,
+        &cells[..main],
+        &results[..main],
         version.clone(),
         fingerprint.clone(),
         partial,
+        provenance.clone(),
     )?;
+    report.seed_sweep = super::sweep::seed_sweep(&prepared, &results);
     let figures = report::draw_figures(&report)?;
     let json = report::render_json(&report);
     let md = report::markdown::render_markdown(&report);
     let html = report::html::render_html(&report, &figures);
     let csv = report::render_predictions_csv(&rows, &exp.classes);
     let run_json = serde_json::json!({
+        "radbench_version": crate::VERSION,
+        "git_commit": crate::GIT_COMMIT,
         "host": host_name(),
         "threads": rayon::current_num_threads(),
         "cells_computed": cells_computed,
@@ -205,6 +215,7 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, Error> {
             "fit_cells": (fitted - extracted).as_secs_f64(),
             "total": started.elapsed().as_secs_f64(),
         },
+        "inference_latency": latency_json(exp, latencies),
     });
     let run_json = format!(
         "{}\n",
@@ -230,6 +241,23 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, Error> {
         cells_reused,
         cells_missing: missing,
     })
+}
+
+/// Per-model latency for `run.json`; a model whose first cell came from the cache was not timed.
+fn latency_json(exp: &Experiment, log: super::latency::LatencyLog) -> serde_json::Value {
+    let measured = log.into_map();
+    let mut out = serde_json::Map::new();
+    for (m, entry) in exp.models.iter().enumerate() {
+        let value = match measured.get(&m) {
+            Some(l) => serde_json::to_value(l).unwrap_or_default(),
+            None => serde_json::json!({
+                "measured": false,
+                "why": "its first cell (repeat 0, fold 0) was read from the cache, not fitted"
+            }),
+        };
+        out.insert(entry.id.clone(), value);
+    }
+    serde_json::Value::Object(out)
 }
 
 fn host_name() -> String {
@@ -275,6 +303,7 @@ fn run_cell(
     folds: &[Folds],
     inputs: &Inputs<'_>,
     cache: &CellCache,
+    latencies: &super::latency::LatencyLog,
 ) -> Result<(CellResult, bool), Error> {
     let table = inputs.table;
     let test_ids = test_ids(cell, folds, table);
@@ -331,6 +360,13 @@ fn run_cell(
             images: &test_images,
         })
         .map_err(cell_error)?;
+    if cell.repeat == 0
+        && cell.fold == 0
+        && cell.sweep_seed.is_none()
+        && let Some(l) = super::latency::measure(fitted.as_ref(), table, test, &test_images)
+    {
+        latencies.record(cell.model_index, l);
+    }
     let result = CellResult {
         case_ids: test_ids,
         probabilities: probabilities

@@ -11,13 +11,15 @@ mod evaluate;
 mod execute;
 mod features;
 mod images;
+mod latency;
 pub mod plan;
 mod prepare;
 mod progress;
 pub mod shard;
+mod sweep;
 
 pub use execute::{Mode, RunOptions, RunOutcome, run};
-pub use prepare::{Prepared, prepare};
+pub use prepare::{Prepared, SweepRun, prepare};
 
 /// Errors of a run that are not errors of one stage's input; each names the case, model or
 /// fold at fault.

@@ -2,7 +2,7 @@
 
 use super::RunnerError;
 use super::cache::CellCache;
-use super::plan::{Cell, plan_cells};
+use super::plan::{Cell, plan_cells, plan_seed_cells};
 use super::shard::assign_shards;
 use crate::Error;
 use crate::data::cohort::Cohort;
@@ -33,6 +33,21 @@ pub struct Prepared {
     pub fingerprint: String,
     /// Report content version.
     pub version: String,
+    /// Hashes of the inputs for the report's provenance block.
+    pub provenance: report::provenance::Provenance,
+    /// The other seeds of a seed sweep (those different from `exp.seed`), each with its own
+    /// folds and cell caches; their cells follow the main cells in `cells`.
+    pub sweep: Vec<SweepRun>,
+}
+
+/// One seed of a seed sweep: the whole experiment again with another seed.
+pub struct SweepRun {
+    /// The seed.
+    pub seed: u64,
+    /// The folds of each repeat, drawn from this seed.
+    pub folds: Vec<Folds>,
+    /// The cell cache of each model for this seed.
+    pub caches: Vec<CellCache>,
 }
 
 /// Loads and checks an experiment, opens its cohort (generating a synthetic one into
@@ -64,7 +79,7 @@ pub fn prepare(experiment: &Path, cache_root: &Path) -> Result<Prepared, Error> 
     let fingerprint = cohort.fingerprint().to_string();
     let version = report::content_version(&exp.canonical_json(), &fingerprint);
 
-    let folds = make_folds(&exp, cases, &labels)?;
+    let folds = make_folds(&exp, exp.seed, cases, &labels)?;
 
     let built: Vec<Box<dyn models::Model>> = exp
         .models
@@ -78,27 +93,21 @@ pub fn prepare(experiment: &Path, cache_root: &Path) -> Result<Prepared, Error> 
         .collect::<Result<_, _>>()?;
     let ids: Vec<String> = exp.models.iter().map(|m| m.id.clone()).collect();
     let fold_counts: Vec<usize> = folds.iter().map(Folds::k).collect();
-    let cells = plan_cells(&ids, &fold_counts);
-    // One cache per model slice: what a model's cells depend on, and nothing else, so adding a
-    // model to an experiment reuses the cells of the models already run.
-    let caches: Vec<CellCache> = exp
-        .models
-        .iter()
-        .map(|m| {
-            let slice = serde_json::json!({
-                "seed": exp.seed,
-                "label": [&exp.label, exp.positive],
-                "features": [&exp.feature_classes, exp.bin_width, exp.mask_label],
-                "split": &exp.split,
-                "model": m,
-            });
-            CellCache::new(
-                cache_root,
-                &report::content_version(&slice.to_string(), &fingerprint),
-            )
-        })
-        .collect();
+    let mut cells = plan_cells(&ids, &fold_counts);
+    let caches = model_caches(&exp, exp.seed, cache_root, &fingerprint);
+    let mut sweep = Vec::new();
+    for &seed in exp.seeds.iter().filter(|&&s| s != exp.seed) {
+        let folds = make_folds(&exp, seed, cases, &labels)?;
+        let counts: Vec<usize> = folds.iter().map(Folds::k).collect();
+        cells.extend(plan_seed_cells(&ids, &counts, Some(seed)));
+        sweep.push(SweepRun {
+            seed,
+            folds,
+            caches: model_caches(&exp, seed, cache_root, &fingerprint),
+        });
+    }
 
+    let provenance = provenance(experiment, &exp, &cohort, &folds)?;
     Ok(Prepared {
         exp,
         cohort,
@@ -109,12 +118,86 @@ pub fn prepare(experiment: &Path, cache_root: &Path) -> Result<Prepared, Error> 
         caches,
         fingerprint,
         version,
+        provenance,
+        sweep,
     })
+}
+
+/// One cache per model slice: what a model's cells depend on, and nothing else, so adding a
+/// model to an experiment reuses the cells of the models already run.
+fn model_caches(
+    exp: &Experiment,
+    seed: u64,
+    cache_root: &Path,
+    fingerprint: &str,
+) -> Vec<CellCache> {
+    exp.models
+        .iter()
+        .map(|m| {
+            let slice = serde_json::json!({
+                "seed": seed,
+                "label": [&exp.label, exp.positive],
+                "features": [&exp.feature_classes, exp.bin_width, exp.mask_label],
+                "split": &exp.split,
+                "model": m,
+            });
+            CellCache::new(
+                cache_root,
+                &report::content_version(&slice.to_string(), fingerprint),
+            )
+        })
+        .collect()
+}
+
+/// The provenance block: hashes of the experiment file, manifest, cohort and split.
+fn provenance(
+    experiment: &Path,
+    exp: &Experiment,
+    cohort: &Cohort,
+    folds: &[Folds],
+) -> Result<report::provenance::Provenance, Error> {
+    use report::provenance::{ManifestHash, Provenance, RUN_DETAILS, sha256_hex};
+    let read = |path: &Path| {
+        std::fs::read(path).map_err(|source| crate::spec::SpecError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    };
+    let case_ids: Vec<String> = cohort.cases().iter().map(|c| c.id.clone()).collect();
+    Ok(Provenance {
+        radbench_version: crate::VERSION.to_string(),
+        experiment_sha256: sha256_hex(&read(experiment)?),
+        experiment_canonical_sha256: sha256_hex(exp.canonical_json().as_bytes()),
+        manifests: vec![ManifestHash {
+            path: exp.manifest.clone(),
+            sha256: sha256_hex(&read(&exp.manifest_path)?),
+        }],
+        cohort_fingerprint: cohort.fingerprint().to_string(),
+        split_assignment_sha256: report::provenance::split_assignment_hash(folds, &case_ids),
+        feature_settings_mode: if exp.feature_settings().ibsi {
+            "IBSI".into()
+        } else {
+            "pyradiomics".into()
+        },
+        seed_derivation: seed_derivation(exp.seed),
+        run_details: RUN_DETAILS.into(),
+    })
+}
+
+/// How every random stream of a run is derived from `seed`.
+pub fn seed_derivation(seed: u64) -> String {
+    format!(
+        "Every random stream is ChaCha8 keyed by SHA-256(\"radbench-seed-v1\", seed {seed}, path): \
+         split repeat r uses path [\"split\", r]; a cell uses [\"model\", id, \"repeat\", r, \
+         \"fold\", f]; the ROC band of a model uses [\"roc-band\", id]. A seed-sweep run \
+         derives the same paths from its own seed."
+    )
 }
 
 /// The split of each repeat, each drawn from its own stream `["split", repeat]`.
 fn make_folds(
     exp: &Experiment,
+    seed: u64,
     cases: &[CaseEntry],
     labels: &[usize],
 ) -> Result<Vec<Folds>, Error> {
@@ -142,7 +225,7 @@ fn make_folds(
     }
     (0..split.repeats)
         .map(|r| {
-            let mut rng = crate::seed::rng_for(exp.seed, &["split", &r.to_string()]);
+            let mut rng = crate::seed::rng_for(seed, &["split", &r.to_string()]);
             let folds = match split.kind {
                 SplitKind::RepeatedHoldout => {
                     stratified_group_holdout(&patients, labels, split.test_fraction, &mut rng)
@@ -182,6 +265,27 @@ fn class_of(exp: &Experiment, case: &CaseEntry) -> Result<usize, RunnerError> {
 }
 
 impl Prepared {
+    /// The folds a cell was planned on (its sweep seed's, or the main ones).
+    pub fn folds_of(&self, cell: &Cell) -> &[Folds] {
+        self.sweep_run(cell).map_or(&self.folds, |s| &s.folds)
+    }
+
+    /// The cache a cell is stored in.
+    pub fn cache_of(&self, cell: &Cell) -> &CellCache {
+        let caches = self.sweep_run(cell).map_or(&self.caches, |s| &s.caches);
+        &caches[cell.model_index]
+    }
+
+    fn sweep_run(&self, cell: &Cell) -> Option<&SweepRun> {
+        let seed = cell.sweep_seed?;
+        self.sweep.iter().find(|s| s.seed == seed)
+    }
+
+    /// Number of cells of the main seed (they come first in `cells`).
+    pub fn main_cell_count(&self) -> usize {
+        self.cells.iter().filter(|c| c.sweep_seed.is_none()).count()
+    }
+
     /// The shard of each cell when the cells are split `count` ways, balanced by the estimated
     /// cost of each cell (the model's relative cost × its training-set size).
     pub fn shard_assignment(&self, count: usize) -> Vec<usize> {
@@ -189,7 +293,7 @@ impl Prepared {
             .cells
             .iter()
             .map(|c| {
-                let n_train = self.folds[c.repeat].train_indices(c.fold).len() as f64;
+                let n_train = self.folds_of(c)[c.repeat].train_indices(c.fold).len() as f64;
                 self.models[c.model_index].relative_cost() * n_train
             })
             .collect();

@@ -56,6 +56,9 @@ pub struct Experiment {
     pub name: String,
     /// Experiment seed.
     pub seed: u64,
+    /// Seed sweep: every seed the whole experiment is also run with (empty: no sweep).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub seeds: Vec<u64>,
     /// Free text.
     pub description: Option<String>,
     /// The manifest path as written in the file.
@@ -206,6 +209,29 @@ impl Experiment {
             ));
         }
 
+        let seeds = match &raw.experiment.seeds {
+            None => Vec::new(),
+            Some(list) => {
+                let line = line_of(source, list.span().start);
+                let seeds = list.get_ref().clone();
+                if seeds.len() < 2 {
+                    return Err(invalid(
+                        line,
+                        "key `experiment.seeds`: a seed sweep needs at least 2 seeds".into(),
+                    ));
+                }
+                for (i, s) in seeds.iter().enumerate() {
+                    if seeds[..i].contains(s) {
+                        return Err(invalid(
+                            line,
+                            format!("key `experiment.seeds`: seed {s} is listed twice"),
+                        ));
+                    }
+                }
+                seeds
+            }
+        };
+
         if raw.model.is_empty() {
             return Err(invalid(
                 0,
@@ -305,6 +331,7 @@ impl Experiment {
         Ok(Experiment {
             name,
             seed: raw.experiment.seed,
+            seeds,
             description: raw.experiment.description,
             manifest_path: base.join(&raw.data.manifest),
             manifest: raw.data.manifest,
@@ -413,6 +440,26 @@ alpha = 1.0
             .unwrap_err()
             .to_string();
         assert!(msg.contains("label"), "{msg}");
+    }
+
+    #[test]
+    fn seed_sweep_needs_distinct_seeds() {
+        let with = |list: &str| GOOD.replace("seed = 7", &format!("seed = 7\nseeds = {list}"));
+        let e = parse(&with("[7, 8, 9]")).unwrap();
+        assert_eq!(e.seeds, vec![7, 8, 9]);
+        assert!(e.canonical_json().contains("\"seeds\":[7,8,9]"));
+        assert!(!parse(GOOD).unwrap().canonical_json().contains("seeds"));
+        let msg = parse(&with("[1, 2, 1]")).unwrap_err().to_string();
+        assert!(
+            msg.contains("seed 1 is listed twice") && msg.contains(":5:"),
+            "{msg}"
+        );
+        let msg = parse(&with("[3]")).unwrap_err().to_string();
+        assert!(msg.contains("at least 2 seeds"), "{msg}");
+        let msg = parse(&with("[1, -2]")).unwrap_err().to_string();
+        assert!(msg.contains(":5:"), "{msg}");
+        let msg = parse(&with("[1, \"x\"]")).unwrap_err().to_string();
+        assert!(msg.contains(":5:"), "{msg}");
     }
 
     #[test]

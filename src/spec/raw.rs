@@ -43,6 +43,10 @@ pub struct RawHeader {
     /// Free text.
     #[serde(default)]
     pub description: Option<String>,
+    /// Seed sweep: the whole experiment is run once per seed, and the spread of each metric
+    /// across them is reported beside the single-seed result of `seed`.
+    #[serde(default)]
+    pub seeds: Option<Spanned<Vec<u64>>>,
 }
 
 /// `[data]`.

@@ -20,5 +20,6 @@ mod splits;
 mod stats_anchors;
 mod stats_bootstrap;
 mod stats_cli;
+mod study_ceus;
 mod synth_scenarios;
 mod util;

@@ -121,6 +121,14 @@ fn a_tiny_version_runs_end_to_end() {
             .iter()
             .all(|n| n.starts_with("original_tic_") || n.starts_with("bmode_"))
     );
+    // One crop (all frames) per case: as many CNN patches as test cases; feature models have
+    // no patch level.
+    assert_eq!(
+        models[0]["patch_level"]["n_patches"], models[0]["n_cases"],
+        "{}",
+        models[0]["patch_level"]
+    );
+    assert!(models[1].get("patch_level").is_none());
     // The B-mode model selected among B-mode columns only.
     let selected = models[2]["cell_summaries"][0]["selected"].to_string();
     assert!(

@@ -26,6 +26,7 @@ mod splits;
 mod stats_anchors;
 mod stats_bootstrap;
 mod stats_cli;
+mod study_ceus;
 mod synth_scenarios;
 mod tiny;
 mod util;

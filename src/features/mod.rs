@@ -23,6 +23,7 @@ pub mod resample;
 pub mod settings;
 pub mod shape;
 pub mod texture;
+pub mod tic;
 
 pub use settings::{FeatureSettings, Interpolator, ResegmentMode, StoredType, WeightingNorm};
 
@@ -186,16 +187,23 @@ pub const FAMILIES: &[&dyn FeatureFamily] = &[
     &shape::Shape2d,
 ];
 
-/// The feature class called `name` (pyradiomics spelling: `firstorder`, `shape`, ...).
+/// Feature classes beyond pyradiomics' (the time–intensity curve of a cine): selectable by
+/// name, but not part of the "all classes" default of a parameter file without `featureClass`.
+pub const EXTRA_FAMILIES: &[&dyn FeatureFamily] = &[&tic::Tic];
+
+/// The feature class called `name` (pyradiomics spelling: `firstorder`, `shape`, ...; or one
+/// of the [`EXTRA_FAMILIES`], such as `tic`).
 pub fn family_by_name(name: &str) -> Result<&'static dyn FeatureFamily, FeatureError> {
     FAMILIES
         .iter()
+        .chain(EXTRA_FAMILIES)
         .copied()
         .find(|family| family.class_name() == name)
         .ok_or_else(|| FeatureError::UnknownFamily {
             name: name.to_string(),
             valid: FAMILIES
                 .iter()
+                .chain(EXTRA_FAMILIES)
                 .map(|family| family.class_name())
                 .collect::<Vec<_>>()
                 .join(", "),

@@ -20,8 +20,8 @@ use super::cnn::classifier::{Aggregate, ArchSpec, CnnClassifier, CnnSpec, Fitted
 use super::cnn::input::{PatchSpec, Sample, extract};
 use super::cnn::train::TrainSpec;
 use super::{
-    CaseImages, Fitted, Model, ModelError, ModelKind, PredictData, SettingsError, TrainingData,
-    check_training_data,
+    CaseImages, Fitted, Model, ModelError, ModelKind, PatchPrediction, PredictData, SettingsError,
+    TrainingData, check_training_data,
 };
 use crate::seed::SeededRng;
 use ndarray::Array2;
@@ -51,6 +51,10 @@ pub struct CnnModelSpec {
     /// Checkpoint to start from.
     #[serde(default)]
     pub pretrained: Option<Pretrained>,
+    /// With a `crop3d` layout: feed the crop's slices to a 2-D network as channels
+    /// (`[c, d, h, w]` → `[c·d, h, w]`), e.g. the frames of a cine (default false).
+    #[serde(default)]
+    pub frames_as_channels: bool,
 }
 
 fn default_channels() -> Vec<String> {
@@ -85,6 +89,14 @@ impl ModelKind for CnnKind {
             .map_err(|e| SettingsError::from_serde(&e))?;
         if spec.channels.is_empty() {
             return Err(SettingsError::for_key("channels", "`channels` is empty"));
+        }
+        if spec.frames_as_channels
+            && !matches!(spec.input.layout, super::cnn::input::Layout::Crop3d { .. })
+        {
+            return Err(SettingsError::for_key(
+                "frames_as_channels",
+                "`frames_as_channels = true` needs `input.layout = { kind = \"crop3d\", ... }`",
+            ));
         }
         spec.classifier_spec(2).check().map_err(|e| match e {
             super::cnn::CnnError::Settings { key, message } => {
@@ -128,9 +140,17 @@ pub(crate) fn samples_of(
                     }
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            extract(&case.case_id, &images, &case.mask, &spec.input).map_err(|e| ModelError::Fit {
-                model: model.into(),
-                message: e.to_string(),
+            let samples =
+                extract(&case.case_id, &images, &case.mask, &spec.input).map_err(|e| {
+                    ModelError::Fit {
+                        model: model.into(),
+                        message: e.to_string(),
+                    }
+                })?;
+            Ok(if spec.frames_as_channels {
+                samples.iter().map(Sample::depth_as_channels).collect()
+            } else {
+                samples
             })
         })
         .collect()
@@ -231,5 +251,33 @@ impl Fitted for FittedCnnModel {
 
     fn summary(&self) -> serde_json::Value {
         serde_json::to_value(self.fitted.curve()).unwrap_or(serde_json::Value::Null)
+    }
+
+    fn predict_patches(
+        &self,
+        data: &PredictData<'_>,
+    ) -> Result<Option<Vec<PatchPrediction>>, ModelError> {
+        let samples: Vec<Sample> = samples_of(&self.id, &self.spec, data.images)?
+            .into_iter()
+            .flatten()
+            .collect();
+        let proba = self
+            .fitted
+            .predict_proba(&samples)
+            .map_err(|e| ModelError::Fit {
+                model: self.id.clone(),
+                message: e.to_string(),
+            })?;
+        Ok(Some(
+            samples
+                .iter()
+                .zip(proba)
+                .map(|(sample, probabilities)| PatchPrediction {
+                    case_id: sample.case.clone(),
+                    slice: sample.slice,
+                    probabilities,
+                })
+                .collect(),
+        ))
     }
 }

@@ -46,7 +46,8 @@ pub struct ForestSpec {
     /// more than those.
     #[serde(default)]
     pub mtry: Option<usize>,
-    /// Use only these feature columns (pyradiomics names); default: all.
+    /// Use only these feature columns (pyradiomics names; a trailing `*` matches a prefix);
+    /// default: all.
     #[serde(default)]
     pub features: Option<Vec<String>>,
     /// Feature selection inside each training fold; default none.

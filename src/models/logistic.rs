@@ -38,7 +38,8 @@ pub struct LogisticSpec {
     /// Maximum L-BFGS iterations (default 200).
     #[serde(default = "default_max_iter")]
     pub max_iter: u64,
-    /// Use only these feature columns (pyradiomics names); default: all.
+    /// Use only these feature columns (pyradiomics names; a trailing `*` matches a prefix);
+    /// default: all.
     #[serde(default)]
     pub features: Option<Vec<String>>,
     /// Feature selection inside each training fold; default none.

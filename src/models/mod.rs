@@ -179,6 +179,26 @@ pub trait Fitted: Send + Sync {
     fn summary(&self) -> serde_json::Value {
         serde_json::Value::Null
     }
+
+    /// Class probabilities of every patch (slice, crop) before they are aggregated per case,
+    /// for models that score several patches of a case; `None` for models that score cases.
+    fn predict_patches(
+        &self,
+        _data: &PredictData<'_>,
+    ) -> Result<Option<Vec<PatchPrediction>>, ModelError> {
+        Ok(None)
+    }
+}
+
+/// Class probabilities of one patch of a case ([`Fitted::predict_patches`]).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PatchPrediction {
+    /// The case the patch was cut from.
+    pub case_id: String,
+    /// The patch's centre slice (k), for 2-D and 2.5-D patches.
+    pub slice: Option<usize>,
+    /// One probability per class.
+    pub probabilities: Vec<f64>,
 }
 
 /// A kind of model that an experiment file can name.

@@ -109,7 +109,9 @@ impl FittedColumns {
     }
 }
 
-/// Indices of the columns named in `wanted` (all columns when `None`), in the order named.
+/// Indices of the columns named in `wanted` (all columns when `None`), in the order named. A
+/// name ending in `*` stands for every column starting with what precedes it, in column order
+/// (`"original_tic_*"`, `"bmode_*"`); it must match at least one column.
 pub fn resolve_columns(
     model: &str,
     wanted: Option<&[String]>,
@@ -118,16 +120,55 @@ pub fn resolve_columns(
     let Some(wanted) = wanted else {
         return Ok((0..names.len()).collect());
     };
-    wanted
-        .iter()
-        .map(|w| {
-            names
-                .iter()
-                .position(|n| n == w)
-                .ok_or_else(|| ModelError::Shape {
-                    model: model.to_string(),
-                    message: format!("no feature named {w:?} among the {} extracted", names.len()),
-                })
-        })
-        .collect()
+    let missing = |w: &String| ModelError::Shape {
+        model: model.to_string(),
+        message: format!("no feature named {w:?} among the {} extracted", names.len()),
+    };
+    let mut columns: Vec<usize> = Vec::new();
+    for w in wanted {
+        match w.strip_suffix('*') {
+            Some(prefix) => {
+                let matching: Vec<usize> = (0..names.len())
+                    .filter(|&j| names[j].starts_with(prefix))
+                    .collect();
+                if matching.is_empty() {
+                    return Err(missing(w));
+                }
+                columns.extend(
+                    matching
+                        .into_iter()
+                        .filter(|j| !columns.contains(j))
+                        .collect::<Vec<_>>(),
+                );
+            }
+            None => columns.push(
+                names
+                    .iter()
+                    .position(|n| n == w)
+                    .ok_or_else(|| missing(w))?,
+            ),
+        }
+    }
+    Ok(columns)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_prefix_patterns_resolve_in_order() {
+        let names: Vec<String> = ["a_x", "b_x", "a_y", "c"].map(String::from).to_vec();
+        let want = |w: &[&str]| {
+            let w: Vec<String> = w.iter().map(|s| s.to_string()).collect();
+            resolve_columns("m", Some(&w), &names)
+        };
+        assert_eq!(want(&["c", "a_*"]).unwrap(), [3, 0, 2]);
+        assert_eq!(want(&["a_y", "a_*"]).unwrap(), [2, 0]);
+        assert_eq!(want(&["*"]).unwrap(), [0, 1, 2, 3]);
+        let message = want(&["d_*"]).unwrap_err().to_string();
+        assert!(message.contains("\"d_*\""), "{message}");
+        assert!(want(&["zz"]).is_err());
+        assert_eq!(resolve_columns("m", None, &names).unwrap(), [0, 1, 2, 3]);
+    }
 }

@@ -193,6 +193,25 @@ pub struct ModelResult {
     pub multiclass: Option<MulticlassDetails>,
     /// What each fold's fit chose (repeat 0), as the model reports it.
     pub cell_summaries: Vec<serde_json::Value>,
+    /// Patch-level discrimination, for models that score several patches per case (absent
+    /// for the others).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub patch_level: Option<PatchLevelResult>,
+}
+
+/// Discrimination of the patches (slices) a model scored before aggregating them per case:
+/// each patch carries its case's label, pooled out of fold over repeat 0. Patches of one case
+/// are correlated, so the DeLong interval, which treats them as independent, is too narrow.
+#[derive(Debug, Clone, Serialize)]
+pub struct PatchLevelResult {
+    /// Number of patches scored.
+    pub n_patches: usize,
+    /// Binary AUC, or macro one-vs-rest AUC, over patches.
+    pub auc: f64,
+    /// DeLong interval of the binary patch AUC (patches taken as independent).
+    pub auc_ci_delong: Option<[f64; 2]>,
+    /// Multi-class: one-vs-rest AUC per class over patches.
+    pub one_vs_rest_auc: Option<Vec<f64>>,
 }
 
 /// Binary-label statistics of one model.

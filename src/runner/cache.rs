@@ -24,6 +24,10 @@ pub struct CellResult {
     /// What the fit chose (selected features, epochs, ...); `null` when nothing.
     #[serde(default)]
     pub summary: serde_json::Value,
+    /// Per-patch probabilities of the test cases, for models that score patches (CNNs on
+    /// slices); empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub patches: Vec<crate::models::PatchPrediction>,
 }
 
 /// Where one experiment version keeps its finished cells.
@@ -72,6 +76,7 @@ mod tests {
             probabilities: vec![vec![0.75, 0.25], vec![0.7, 0.1 + 0.2]],
             threshold: Some(0.5),
             summary: serde_json::Value::Null,
+            patches: Vec::new(),
         };
         cache.store("m__r0__f0", &r).unwrap();
         assert_eq!(cache.load("m__r0__f0", &ids), Some(r));

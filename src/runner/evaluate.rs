@@ -201,6 +201,7 @@ pub fn evaluate(
             binary: None,
             multiclass: None,
             cell_summaries: pooled.summaries[m].clone(),
+            patch_level: super::patches::patch_level(m, cells, results, table, labels, k, level),
         };
         if binary {
             let scores = pooled.column(m, 0, 1, &keep0);

@@ -353,13 +353,16 @@ fn run_cell(
     };
     let x_test = table.values.select(Axis(0), test);
     let test_images = pick_images(test);
-    let probabilities = fitted
-        .predict_proba(&PredictData {
-            features: x_test.view(),
-            feature_names: &table.names,
-            images: &test_images,
-        })
-        .map_err(cell_error)?;
+    let test_data = PredictData {
+        features: x_test.view(),
+        feature_names: &table.names,
+        images: &test_images,
+    };
+    let probabilities = fitted.predict_proba(&test_data).map_err(cell_error)?;
+    let patches = fitted
+        .predict_patches(&test_data)
+        .map_err(cell_error)?
+        .unwrap_or_default();
     if cell.repeat == 0
         && cell.fold == 0
         && cell.sweep_seed.is_none()
@@ -376,6 +379,7 @@ fn run_cell(
             .collect(),
         threshold,
         summary: fitted.summary(),
+        patches,
     };
     cache.store(&cell.key(), &result)?;
     Ok((result, false))

@@ -43,10 +43,14 @@ pub fn extract_features(
             source,
         })?;
     let settings = exp.feature_settings();
-    let settings_key = crate::report::content_version(
-        &serde_json::json!([&exp.feature_classes, exp.bin_width, exp.mask_label]).to_string(),
-        "features",
-    );
+    let channel_families = super::channel_features::channel_families(exp)?;
+    let mut key_source =
+        serde_json::json!([&exp.feature_classes, exp.bin_width, exp.mask_label]).to_string();
+    // Only experiments with channel features change their cache key.
+    if !exp.channel_feature_classes.is_empty() {
+        key_source.push_str(&serde_json::json!(&exp.channel_feature_classes).to_string());
+    }
+    let settings_key = crate::report::content_version(&key_source, "features");
     let cases = cohort.cases();
     let bar = progress_bar(progress, cases.len() as u64, "features");
     let rows: Vec<Vec<(String, f64)>> = cases
@@ -76,12 +80,21 @@ pub fn extract_features(
                             .into(),
                         }
                     })?;
-            let row = features::extract(&image, &mask, &settings, &families).map_err(|source| {
-                RunnerError::Features {
-                    case: case.id.clone(),
-                    source,
-                }
-            })?;
+            let mut row =
+                features::extract(&image, &mask, &settings, &families).map_err(|source| {
+                    RunnerError::Features {
+                        case: case.id.clone(),
+                        source,
+                    }
+                })?;
+            row.extend(super::channel_features::extract_channels(
+                cohort,
+                case,
+                &image,
+                &mask,
+                &settings,
+                &channel_families,
+            )?);
             // JSON has no NaN: rows with non-finite values are recomputed rather than cached.
             if row.iter().all(|(_, v)| v.is_finite()) {
                 let bytes = serde_json::to_vec(&row).unwrap_or_default();

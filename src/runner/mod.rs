@@ -7,11 +7,13 @@
 //! reach a result. Finished cells are cached ([`cache`]) so an interrupted run resumes.
 
 pub mod cache;
+mod channel_features;
 mod evaluate;
 mod execute;
 mod features;
 mod images;
 mod latency;
+mod patches;
 pub mod plan;
 mod prepare;
 mod progress;

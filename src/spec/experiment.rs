@@ -5,6 +5,7 @@ use super::{SpecError, line_of, line_of_key};
 use crate::features::FeatureSettings;
 use crate::models;
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// How cases are split into training and test parts (always grouped by patient).
@@ -81,6 +82,10 @@ pub struct Experiment {
     pub bin_width: f64,
     /// Mask label of the region of interest.
     pub mask_label: u8,
+    /// Feature classes extracted from extra channels, by channel name (empty: none; then left
+    /// out of the canonical form, so older experiments keep their version).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub channel_feature_classes: BTreeMap<String, Vec<String>>,
     /// The split.
     pub split: SplitSpec,
     /// Models, in file order.
@@ -139,6 +144,33 @@ impl Experiment {
                     line_of(source, raw.features.classes.span().start),
                     format!("key `features.classes`: {e}"),
                 ));
+            }
+        }
+        let channel_feature_classes = raw.features.channels.get_ref().clone();
+        for (channel, list) in &channel_feature_classes {
+            let line = line_of(source, raw.features.channels.span().start);
+            if channel == "image" || channel.is_empty() {
+                return Err(invalid(
+                    line,
+                    format!(
+                        "key `features.channels`: {channel:?} is not an extra channel name \
+                         (the primary image's classes are `features.classes`)"
+                    ),
+                ));
+            }
+            if list.is_empty() {
+                return Err(invalid(
+                    line,
+                    format!("key `features.channels.{channel}` lists no feature class"),
+                ));
+            }
+            for class in list {
+                if let Err(e) = crate::features::family_by_name(class) {
+                    return Err(invalid(
+                        line,
+                        format!("key `features.channels.{channel}`: {e}"),
+                    ));
+                }
             }
         }
         let bin_width = *raw.features.bin_width.get_ref();
@@ -342,6 +374,7 @@ impl Experiment {
             feature_classes: classes,
             bin_width,
             mask_label: raw.features.label,
+            channel_feature_classes,
             split: SplitSpec {
                 kind,
                 folds,
@@ -478,6 +511,28 @@ alpha = 1.0
         assert!(parse(&dup).unwrap_err().to_string().contains("twice"));
         let cmp = format!("{GOOD}\n[evaluation]\ncompare = [[\"radiomics\", \"nope\"]]\n");
         assert!(parse(&cmp).unwrap_err().to_string().contains("nope"));
+    }
+
+    #[test]
+    fn channel_feature_classes_are_checked_and_kept_out_of_old_hashes() {
+        let with = GOOD.replace(
+            "[split]",
+            "[features]\nchannels = { bmode = [\"firstorder\", \"tic\"] }\n\n[split]",
+        );
+        let e = parse(&with).unwrap();
+        assert_eq!(e.channel_feature_classes["bmode"], ["firstorder", "tic"]);
+        assert!(e.canonical_json().contains("bmode"));
+        assert!(!parse(GOOD).unwrap().canonical_json().contains("channel"));
+        let bad = with.replace("\"tic\"", "\"ticc\"");
+        let msg = parse(&bad).unwrap_err().to_string();
+        assert!(
+            msg.contains("features.channels.bmode") && msg.contains("ticc"),
+            "{msg}"
+        );
+        let msg = parse(&with.replace("bmode = [\"firstorder\", \"tic\"]", "bmode = []"))
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("lists no feature class"), "{msg}");
     }
 
     #[test]

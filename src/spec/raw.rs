@@ -82,6 +82,11 @@ pub struct RawFeatures {
     /// Mask label of the region of interest (default 1).
     #[serde(default = "default_label")]
     pub label: u8,
+    /// Feature classes to extract from extra manifest channels, by channel name (default
+    /// none): `channels = { bmode = ["firstorder", "glcm"] }` adds columns named
+    /// `bmode_original_firstorder_Mean`, ..., computed on that channel inside the same mask.
+    #[serde(default = "default_channel_classes")]
+    pub channels: Spanned<BTreeMap<String, Vec<String>>>,
 }
 
 impl Default for RawFeatures {
@@ -90,6 +95,7 @@ impl Default for RawFeatures {
             classes: default_classes_spanned(),
             bin_width: default_bin_width(),
             label: default_label(),
+            channels: default_channel_classes(),
         }
     }
 }
@@ -99,6 +105,9 @@ fn default_classes_spanned() -> Spanned<Vec<String>> {
 }
 fn default_classes() -> Vec<String> {
     vec!["firstorder".into(), "shape".into()]
+}
+fn default_channel_classes() -> Spanned<BTreeMap<String, Vec<String>>> {
+    Spanned::new(0..0, BTreeMap::new())
 }
 fn default_bin_width() -> Spanned<f64> {
     Spanned::new(0..0, 25.0)

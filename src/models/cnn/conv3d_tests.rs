@@ -71,8 +71,11 @@ fn to_f32(v: &[f64]) -> Vec<f32> {
     v.iter().map(|&x| x as f32).collect()
 }
 
-/// Geometries: (x dims, weight dims, stride, padding), strides and paddings mixed per axis.
-fn cases() -> Vec<([usize; 5], [usize; 5], [usize; 3], [usize; 3])> {
+/// One test geometry: (x dims, weight dims, stride, padding).
+type Case = ([usize; 5], [usize; 5], [usize; 3], [usize; 3]);
+
+/// Geometries with strides and paddings mixed per axis.
+fn cases() -> Vec<Case> {
     vec![
         ([2, 2, 5, 6, 7], [3, 2, 3, 3, 3], [1, 1, 1], [1, 1, 1]),
         ([3, 3, 7, 6, 5], [4, 3, 3, 3, 3], [2, 2, 2], [1, 1, 1]),

@@ -257,3 +257,63 @@ fn a_3d_cnn_runs_as_an_experiment_and_a_2d_layout_is_refused() {
         "{stderr}"
     );
 }
+
+/// Timing, not a check (run with `--ignored --nocapture`): one training step (forward,
+/// cross-entropy, backward, AdamW) of ResNet-18 3-D, width 16, small stem, on a batch of
+/// 32 volumes of 1×28×28×28, and batch-1 folded inference, in the profile it was built with.
+#[test]
+#[ignore]
+fn time_resnet3d18_w16_on_28_cubed() {
+    use radbench::models::cnn::layers::ClassifierNet;
+    use radbench::models::cnn::optim::Optimizer;
+    use radbench::models::cnn::train::trainable_params;
+    let dev = candle_core::Device::Cpu;
+    // The small stem costs about 60× the ImageNet one here: one timed step, no warm-up.
+    for (stem, timed) in [(Stem::Imagenet, 2), (Stem::Small, 1)] {
+        let cfg = ResNetConfig {
+            depth: ResNetDepth::R18,
+            in_channels: 1,
+            num_classes: 2,
+            base_width: 16,
+            stem,
+        };
+        let (map, vb) = seeded_varmap(1);
+        let net = ResNet3d::new(&cfg, None, vb).unwrap();
+        let mut optimizer = Optimizer::new(
+            OptimizerKind::adamw(),
+            trainable_params(&map, &[], &[]).unwrap(),
+            1e-4,
+        );
+        let x = candle_core::Tensor::randn(0f32, 1.0, (32, 1, 28, 28, 28), &dev).unwrap();
+        let y =
+            candle_core::Tensor::from_vec((0..32u32).map(|i| i % 2).collect(), 32, &dev).unwrap();
+        let mut step = || {
+            let logits = net.forward_t(&x, true).unwrap();
+            let loss = candle_nn::loss::cross_entropy(&logits, &y).unwrap();
+            let grads = loss.backward().unwrap();
+            optimizer.step(&grads, 1e-3, Some(5.0)).unwrap();
+        };
+        if timed > 1 {
+            step();
+        }
+        let t = std::time::Instant::now();
+        for _ in 0..timed {
+            step();
+        }
+        let per_step = t.elapsed().as_secs_f64() / timed as f64;
+        let mut folded = net.clone();
+        folded.fold_batch_norm().unwrap();
+        let x1 = x.narrow(0, 0, 1).unwrap();
+        folded.forward_t(&x1, false).unwrap();
+        let t = std::time::Instant::now();
+        for _ in 0..5 {
+            folded.forward_t(&x1, false).unwrap();
+        }
+        let infer = t.elapsed().as_secs_f64() / 5.0;
+        println!(
+            "resnet3d18 w16 {stem:?} 1x28^3: train step (batch 32) {per_step:.2} s => epoch of 1188 volumes ≈ {:.0} s; batch-1 inference {:.1} ms",
+            per_step * 1188.0 / 32.0,
+            infer * 1e3
+        );
+    }
+}

@@ -5,9 +5,11 @@
 //! convolution, so this is the 3-D analogue of [`super::trainconv`]: each volume is lowered to
 //! an im2col matrix `[c_in·kd·kh·kw, od·oh·ow]`, one GEMM gives `[c_out, od·oh·ow]`, and the
 //! gradients are the adjoints of that linear map, `∂W = ∂Y·colsᵀ` and `∂x = col2im(Wᵀ·∂Y)`.
-//! Volumes are processed in chunks laid side by side (as many as fit a fixed buffer budget, so
-//! the chunking depends on shapes only); `∂W` accumulates over chunks in a fixed order and gemm
-//! splits only its m and n axes across threads, so results do not depend on the thread count.
+//! The work is cut into units whose im2col matrix fits a cache-sized budget: several small
+//! volumes side by side, or slabs of output slices of one large volume (the cut depends on
+//! shapes only). `∂W` accumulates over units in a fixed order, `∂x` is scattered one (volume,
+//! channel) plane per task, and gemm splits only its m and n axes across threads, so results do
+//! not depend on the thread count.
 //! Reference: Chellapilla et al. 2006 (im2col lowering); PyTorch's `Conv3d` for the semantics
 //! (NCDHW layout, weight `[c_out, c_in, kd, kh, kw]`, zero padding on both sides).
 
@@ -34,8 +36,9 @@ impl Conv3dShape {
     }
 }
 
-/// Upper bound on the floats of one chunk's im2col matrix (64 MiB).
-const CHUNK_FLOATS: usize = 16 << 20;
+/// Upper bound on the floats of one work unit's im2col matrix (4 MiB), so that the lowered
+/// matrix stays in the last-level cache between being written and being read by the GEMM.
+const TILE_FLOATS: usize = 1 << 20;
 
 /// The full geometry of one 3-D convolution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,10 +48,21 @@ struct Geometry3 {
     kernel: [usize; 3],
     stride: [usize; 3],
     padding: [usize; 3],
+    /// [`TILE_FLOATS`], smaller in tests to exercise the tiling.
+    tile_floats: usize,
+}
+
+/// A piece of work: `count` whole volumes from `first`, or output slices `slices` of volume
+/// `first` alone (`count == 1`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Unit {
+    first: usize,
+    count: usize,
+    slices: std::ops::Range<usize>,
 }
 
 impl Geometry3 {
-    fn new(weight: &[usize], shape: Conv3dShape) -> Result<Geometry3> {
+    fn new(weight: &[usize], shape: Conv3dShape, tile_floats: usize) -> Result<Geometry3> {
         let &[c_out, c_in, kd, kh, kw] = weight else {
             candle_core::bail!("conv3d: weight must be [c_out, c_in, kd, kh, kw], got {weight:?}")
         };
@@ -58,6 +72,7 @@ impl Geometry3 {
             kernel: [kd, kh, kw],
             stride: shape.stride.map(|s| s.max(1)),
             padding: shape.padding,
+            tile_floats: tile_floats.max(1),
         })
     }
 
@@ -82,9 +97,34 @@ impl Geometry3 {
         self.c_in * self.kernel.iter().product::<usize>()
     }
 
-    /// Volumes per chunk so that a chunk's im2col matrix stays within [`CHUNK_FLOATS`].
-    fn chunk(&self, voxels: usize, batch: usize) -> usize {
-        (CHUNK_FLOATS / (self.depth() * voxels).max(1)).clamp(1, batch.max(1))
+    /// The work units of a batch, in a fixed order that depends on shapes only: groups of whole
+    /// volumes when one volume's im2col matrix fits the tile budget, otherwise slabs of output
+    /// slices of one volume at a time.
+    fn units(&self, out: [usize; 3], batch: usize) -> Vec<Unit> {
+        let [od, oh, ow] = out;
+        let per_slice = self.depth() * oh * ow;
+        if per_slice * od <= self.tile_floats {
+            let count = (self.tile_floats / (per_slice * od).max(1)).clamp(1, batch.max(1));
+            (0..batch)
+                .step_by(count)
+                .map(|first| Unit {
+                    first,
+                    count: count.min(batch - first),
+                    slices: 0..od,
+                })
+                .collect()
+        } else {
+            let slab = (self.tile_floats / per_slice.max(1)).clamp(1, od);
+            (0..batch)
+                .flat_map(|first| {
+                    (0..od).step_by(slab).map(move |z| Unit {
+                        first,
+                        count: 1,
+                        slices: z..(z + slab).min(od),
+                    })
+                })
+                .collect()
+        }
     }
 
     /// Output positions `first..last` along the width whose input column `o·s + kx − p` lies
@@ -112,10 +152,18 @@ impl Geometry3 {
         )
     }
 
-    /// Row `r` of one volume's im2col matrix (`od·oh·ow` values; zero outside the volume).
-    fn im2col_row(&self, x: &[f32], r: usize, dims: [usize; 3], out: [usize; 3], dst: &mut [f32]) {
+    /// Row `r` of one volume's im2col matrix restricted to output slices `slices`
+    /// (`slices.len()·oh·ow` values; zero outside the volume).
+    fn im2col_row(
+        &self,
+        x: &[f32],
+        r: usize,
+        (dims, out): ([usize; 3], [usize; 3]),
+        slices: std::ops::Range<usize>,
+        dst: &mut [f32],
+    ) {
         let [d, h, w] = dims;
-        let [od, oh, ow] = out;
+        let [_, oh, ow] = out;
         let (ci, kz, ky, kx) = self.tap(r);
         let vol = &x[ci * d * h * w..(ci + 1) * d * h * w];
         dst.iter_mut().for_each(|v| *v = 0.0);
@@ -125,7 +173,8 @@ impl Geometry3 {
         }
         let sx = self.stride[2];
         let x0 = first * sx + kx - self.padding[2];
-        for oz in 0..od {
+        let z0 = slices.start;
+        for oz in slices {
             let Some(iz) = self.source(0, oz, kz, d) else {
                 continue;
             };
@@ -134,7 +183,8 @@ impl Geometry3 {
                     continue;
                 };
                 let src = &vol[(iz * h + iy) * w..(iz * h + iy + 1) * w];
-                let row = &mut dst[(oz * oh + oy) * ow..(oz * oh + oy + 1) * ow];
+                let at = ((oz - z0) * oh + oy) * ow;
+                let row = &mut dst[at..at + ow];
                 if sx == 1 {
                     row[first..last].copy_from_slice(&src[x0..x0 + last - first]);
                 } else {
@@ -153,29 +203,32 @@ impl Geometry3 {
             .filter(|&i| i < n)
     }
 
-    /// The adjoint of the im2col lowering for one volume: adds each entry of `col` (rows
-    /// `row_stride` apart) back onto the input position it came from, in a fixed order.
-    fn col2im_add(
+    /// The adjoint of [`Geometry3::im2col_row`] for the rows of input channel `ci` of one
+    /// volume: adds each entry of `col` (rows `row_stride` apart, output slices `slices`) back
+    /// onto the position of channel plane `plane` it came from, in a fixed order.
+    fn col2im_add_channel(
         &self,
         col: &[f32],
         row_stride: usize,
-        dims: [usize; 3],
-        out: [usize; 3],
-        x: &mut [f32],
+        (dims, out): ([usize; 3], [usize; 3]),
+        slices: std::ops::Range<usize>,
+        ci: usize,
+        plane: &mut [f32],
     ) {
         let [d, h, w] = dims;
-        let [od, oh, ow] = out;
+        let [_, oh, ow] = out;
         let sx = self.stride[2];
-        for r in 0..self.depth() {
-            let (ci, kz, ky, kx) = self.tap(r);
+        let taps: usize = self.kernel.iter().product();
+        let len = slices.len() * oh * ow;
+        for r in ci * taps..(ci + 1) * taps {
+            let (_, kz, ky, kx) = self.tap(r);
             let (first, last) = self.valid_columns(kx, w, ow);
             if first == last {
                 continue;
             }
             let x0 = first * sx + kx - self.padding[2];
-            let src = &col[r * row_stride..r * row_stride + od * oh * ow];
-            let vol = &mut x[ci * d * h * w..(ci + 1) * d * h * w];
-            for oz in 0..od {
+            let src = &col[r * row_stride..r * row_stride + len];
+            for oz in slices.clone() {
                 let Some(iz) = self.source(0, oz, kz, d) else {
                     continue;
                 };
@@ -183,9 +236,9 @@ impl Geometry3 {
                     let Some(iy) = self.source(1, oy, ky, h) else {
                         continue;
                     };
-                    let dst = &mut vol[(iz * h + iy) * w..(iz * h + iy + 1) * w];
-                    let from = &src[(oz * oh + oy) * ow + first..(oz * oh + oy) * ow + last];
-                    for (j, v) in from.iter().enumerate() {
+                    let dst = &mut plane[(iz * h + iy) * w..(iz * h + iy + 1) * w];
+                    let at = ((oz - slices.start) * oh + oy) * ow;
+                    for (j, v) in src[at + first..at + last].iter().enumerate() {
                         dst[x0 + j * sx] += v;
                     }
                 }
@@ -193,17 +246,20 @@ impl Geometry3 {
         }
     }
 
-    /// im2col matrices of `count` volumes side by side: `[depth, count·P]`.
-    fn cols(&self, x: &[f32], count: usize, dims: [usize; 3], out: [usize; 3]) -> Vec<f32> {
-        let in_len = self.c_in * dims.iter().product::<usize>();
-        let voxels: usize = out.iter().product();
-        let wide = count * voxels;
+    /// The im2col matrix of one unit, its volumes side by side: `[depth, count·S]` with `S`
+    /// the unit's output voxels per volume.
+    fn cols(&self, x: &[f32], unit: &Unit, geo: ([usize; 3], [usize; 3])) -> Vec<f32> {
+        let in_len = self.c_in * geo.0.iter().product::<usize>();
+        let span = unit.slices.len() * geo.1[1] * geo.1[2];
+        let wide = unit.count * span;
         let mut cols = vec![0f32; self.depth() * wide];
         cols.par_chunks_mut(wide.max(1))
             .enumerate()
             .for_each(|(r, row)| {
-                for (i, seg) in row.chunks_mut(voxels.max(1)).enumerate() {
-                    self.im2col_row(&x[i * in_len..(i + 1) * in_len], r, dims, out, seg);
+                for (i, seg) in row.chunks_mut(span.max(1)).enumerate() {
+                    let v = unit.first + i;
+                    let vol = &x[v * in_len..(v + 1) * in_len];
+                    self.im2col_row(vol, r, geo, unit.slices.clone(), seg);
                 }
             });
         cols
@@ -242,12 +298,12 @@ impl Geometry3 {
                 output.len()
             )
         }
-        let chunk = self.chunk(voxels, b);
         let par = parallelism();
-        for start in (0..b).step_by(chunk) {
-            let count = chunk.min(b - start);
-            let wide = count * voxels;
-            let cols = self.cols(&input[start * in_len..], count, dims, out);
+        let plane = out[1] * out[2];
+        for unit in self.units(out, b) {
+            let span = unit.slices.len() * plane;
+            let wide = unit.count * span;
+            let cols = self.cols(input, &unit, (dims, out));
             let mut product = vec![0f32; self.c_out * wide];
             matmul(
                 (self.c_out, wide, self.depth()),
@@ -256,18 +312,18 @@ impl Geometry3 {
                 (&cols, 1, wide),
                 par,
             )?;
-            let dst = &mut output[start * out_len..(start + count) * out_len];
+            let offset = unit.slices.start * plane;
+            let dst = &mut output[unit.first * out_len..(unit.first + unit.count) * out_len];
             dst.par_chunks_mut(out_len)
                 .enumerate()
                 .for_each(|(i, image)| {
-                    let n = start + i;
+                    let n = unit.first + i;
                     for (co, row) in image.chunks_mut(voxels).enumerate() {
-                        let src = &product[co * wide + i * voxels..co * wide + (i + 1) * voxels];
+                        let src = &product[co * wide + i * span..co * wide + (i + 1) * span];
                         let bias = epilogue.bias.map_or(0.0, |b| b[co]);
-                        let res = epilogue.residual.map(|r| {
-                            &r[n * out_len + co * voxels..n * out_len + (co + 1) * voxels]
-                        });
-                        for (j, v) in row.iter_mut().enumerate() {
+                        let at = n * out_len + co * voxels + offset;
+                        let res = epilogue.residual.map(|r| &r[at..at + span]);
+                        for (j, v) in row[offset..offset + span].iter_mut().enumerate() {
                             let mut y = src[j] + bias;
                             if let Some(r) = res {
                                 y += r[j];
@@ -302,15 +358,20 @@ fn dims5(shape: &Shape, c: usize) -> Result<(usize, [usize; 3])> {
     Ok((b, [d, h, w]))
 }
 
-/// The trainable 3-D convolution op (no bias).
+/// The trainable 3-D convolution op (no bias), with its tile budget in floats.
 #[derive(Debug, Clone, Copy)]
-struct TrainConv3d(Conv3dShape);
+struct TrainConv3d(Conv3dShape, usize);
 
 /// Convolution of `xs` `[b, c_in, d, h, w]` by `weight` `[c_out, c_in, kd, kh, kw]` with
 /// gradients for both (f32, CPU).
 pub fn conv3d(xs: &Tensor, weight: &Tensor, shape: Conv3dShape) -> Result<Tensor> {
+    conv3d_tiled(xs, weight, shape, TILE_FLOATS)
+}
+
+/// [`conv3d`] with an explicit tile budget (tests shrink it to exercise the tiling).
+fn conv3d_tiled(xs: &Tensor, weight: &Tensor, shape: Conv3dShape, tile: usize) -> Result<Tensor> {
     xs.contiguous()?
-        .apply_op2(&weight.contiguous()?, TrainConv3d(shape))
+        .apply_op2(&weight.contiguous()?, TrainConv3d(shape, tile))
 }
 
 impl CustomOp2 for TrainConv3d {
@@ -325,7 +386,7 @@ impl CustomOp2 for TrainConv3d {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let geom = Geometry3::new(l2.dims(), self.0)?;
+        let geom = Geometry3::new(l2.dims(), self.0, self.1)?;
         let (b, dims) = dims5(l1.shape(), geom.c_in)?;
         let epilogue = Epilogue {
             bias: None,
@@ -345,46 +406,46 @@ impl CustomOp2 for TrainConv3d {
         _res: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let geom = Geometry3::new(weight.dims(), self.0)?;
+        let geom = Geometry3::new(weight.dims(), self.0, self.1)?;
         let (b, dims) = dims5(xs.shape(), geom.c_in)?;
         let out = geom.out_size(dims)?;
         let x = xs.flatten_all()?.to_vec1::<f32>()?;
         let wt = weight.flatten_all()?.to_vec1::<f32>()?;
         let g = grad.flatten_all()?.to_vec1::<f32>()?;
         let (depth, voxels) = (geom.depth(), out.iter().product::<usize>());
-        let (in_len, out_len) = (
-            geom.c_in * dims.iter().product::<usize>(),
-            geom.c_out * voxels,
-        );
-        let chunk = geom.chunk(voxels, b);
+        let plane_in: usize = dims.iter().product();
+        let (in_len, out_len) = (geom.c_in * plane_in, geom.c_out * voxels);
+        let plane = out[1] * out[2];
         let par = parallelism();
         let mut grad_w = vec![0f32; geom.c_out * depth];
         let mut grad_x = vec![0f32; b * in_len];
-        for start in (0..b).step_by(chunk) {
-            let count = chunk.min(b - start);
-            let wide = count * voxels;
-            // ∂Y of the chunk as [c_out, count·P]: column i·P + p is voxel p of volume i.
+        for (u, unit) in geom.units(out, b).into_iter().enumerate() {
+            let span = unit.slices.len() * plane;
+            let offset = unit.slices.start * plane;
+            let wide = unit.count * span;
+            // ∂Y of the unit as [c_out, count·S]: column i·S + p is voxel p of volume i.
             let mut g_wide = vec![0f32; geom.c_out * wide];
             g_wide
                 .par_chunks_mut(wide)
                 .enumerate()
                 .for_each(|(co, row)| {
-                    for (i, seg) in row.chunks_mut(voxels).enumerate() {
-                        let from = (start + i) * out_len + co * voxels;
-                        seg.copy_from_slice(&g[from..from + voxels]);
+                    for (i, seg) in row.chunks_mut(span).enumerate() {
+                        let from = (unit.first + i) * out_len + co * voxels + offset;
+                        seg.copy_from_slice(&g[from..from + span]);
                     }
                 });
-            let mut cols = geom.cols(&x[start * in_len..], count, dims, out);
-            // ∂W[c_out, depth] += ∂Y[c_out, wide] · colsᵀ[wide, depth], chunk after chunk.
+            let mut cols = geom.cols(&x, &unit, (dims, out));
+            // ∂W[c_out, depth] += ∂Y[c_out, wide] · colsᵀ[wide, depth], unit after unit.
             gemm_into(
                 (geom.c_out, depth, wide),
                 &mut grad_w,
-                start > 0,
+                u > 0,
                 (&g_wide, 1, wide),
                 (&cols, wide, 1),
                 par,
             )?;
-            // ∂cols[depth, wide] = Wᵀ[depth, c_out] · ∂Y[c_out, wide], then back onto volumes.
+            // ∂cols[depth, wide] = Wᵀ[depth, c_out] · ∂Y[c_out, wide], then back onto the
+            // volumes, one (volume, channel) plane per task.
             matmul(
                 (depth, wide, geom.c_out),
                 &mut cols,
@@ -392,11 +453,19 @@ impl CustomOp2 for TrainConv3d {
                 (&g_wide, 1, wide),
                 par,
             )?;
-            grad_x[start * in_len..(start + count) * in_len]
-                .par_chunks_mut(in_len)
+            grad_x[unit.first * in_len..(unit.first + unit.count) * in_len]
+                .par_chunks_mut(plane_in)
                 .enumerate()
-                .for_each(|(i, dst)| {
-                    geom.col2im_add(&cols[i * voxels..], wide, dims, out, dst);
+                .for_each(|(k, dst)| {
+                    let (i, ci) = (k / geom.c_in, k % geom.c_in);
+                    geom.col2im_add_channel(
+                        &cols[i * span..],
+                        wide,
+                        (dims, out),
+                        unit.slices.clone(),
+                        ci,
+                        dst,
+                    );
                 });
         }
         Ok((
@@ -425,7 +494,7 @@ struct Call3<'a> {
 impl FusedConv3d {
     /// From a `[c_out, c_in, kd, kh, kw]` weight and a `[c_out]` bias.
     pub fn new(weight: &Tensor, bias: &Tensor, shape: Conv3dShape) -> Result<FusedConv3d> {
-        let geom = Geometry3::new(weight.dims(), shape)?;
+        let geom = Geometry3::new(weight.dims(), shape, TILE_FLOATS)?;
         let bias: Vec<f32> = bias.to_dtype(candle_core::DType::F32)?.to_vec1()?;
         if bias.len() != geom.c_out {
             candle_core::bail!(

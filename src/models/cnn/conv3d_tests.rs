@@ -71,6 +71,9 @@ fn to_f32(v: &[f64]) -> Vec<f32> {
     v.iter().map(|&x| x as f32).collect()
 }
 
+/// Tile budgets: the default (whole batches), one output slice per unit, and in between.
+const TILES: [usize; 3] = [TILE_FLOATS, 1, 20_000];
+
 /// One test geometry: (x dims, weight dims, stride, padding).
 type Case = ([usize; 5], [usize; 5], [usize; 3], [usize; 3]);
 
@@ -103,11 +106,16 @@ fn forward_matches_direct_convolution() {
         let (want, yd) = naive(&x, xd, &w, wd, shape);
         let xt = Tensor::from_vec(to_f32(&x), xd.to_vec(), &dev).unwrap();
         let wt = Tensor::from_vec(to_f32(&w), wd.to_vec(), &dev).unwrap();
-        let got = conv3d(&xt, &wt, shape).unwrap();
-        assert_eq!(got.dims(), &yd, "case {i}");
-        let got: Vec<f32> = got.flatten_all().unwrap().to_vec1().unwrap();
-        let err = max_abs_diff(&got, &want);
-        assert!(err < 1e-4, "case {i}: forward differs by {err}");
+        for tile in TILES {
+            let got = conv3d_tiled(&xt, &wt, shape, tile).unwrap();
+            assert_eq!(got.dims(), &yd, "case {i}");
+            let got: Vec<f32> = got.flatten_all().unwrap().to_vec1().unwrap();
+            let err = max_abs_diff(&got, &want);
+            assert!(
+                err < 1e-4,
+                "case {i}, tile {tile}: forward differs by {err}"
+            );
+        }
         // The fused inference op: bias, residual and ReLU on top.
         let bias: Vec<f64> = randn(wd[0], 30 + i as u64);
         let residual = randn(want.len(), 40 + i as u64);
@@ -150,62 +158,73 @@ fn gradients_match_finite_differences() {
             let (y, _) = naive(x, xd, w, wd, shape);
             y.iter().zip(&g).map(|(a, b)| a * b).sum()
         };
-        let xv =
-            Var::from_tensor(&Tensor::from_vec(to_f32(&x), xd.to_vec(), &dev).unwrap()).unwrap();
-        let wv =
-            Var::from_tensor(&Tensor::from_vec(to_f32(&w), wd.to_vec(), &dev).unwrap()).unwrap();
-        let gt = Tensor::from_vec(to_f32(&g), yd.to_vec(), &dev).unwrap();
-        let grads = (conv3d(xv.as_tensor(), wv.as_tensor(), shape).unwrap() * gt)
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .backward()
-            .unwrap();
-        let flat = |v: &Var| -> Vec<f32> {
-            grads
-                .get(v.as_tensor())
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .to_vec1()
-                .unwrap()
-        };
-        let (gx, gw) = (flat(&xv), flat(&wv));
         // Central differences (exact up to rounding: the loss is linear in each argument),
         // at every weight and at a spread of input positions.
         let eps = 1e-3;
-        for j in 0..w.len() {
-            let (mut up, mut down) = (w.clone(), w.clone());
-            up[j] += eps;
-            down[j] -= eps;
-            let fd = (loss(&x, &up) - loss(&x, &down)) / (2.0 * eps);
-            assert!(
-                (gw[j] as f64 - fd).abs() < 1e-3 * (1.0 + fd.abs()),
-                "case {i}: ∂w[{j}] {} vs {fd}",
-                gw[j]
-            );
-        }
-        for j in (0..x.len()).step_by(7) {
-            let (mut up, mut down) = (x.clone(), x.clone());
-            up[j] += eps;
-            down[j] -= eps;
-            let fd = (loss(&up, &w) - loss(&down, &w)) / (2.0 * eps);
-            assert!(
-                (gx[j] as f64 - fd).abs() < 1e-3 * (1.0 + fd.abs()),
-                "case {i}: ∂x[{j}] {} vs {fd}",
-                gx[j]
-            );
+        let central = |j: usize, of_w: bool| -> f64 {
+            let (mut xu, mut xd_, mut wu, mut wd_) = (x.clone(), x.clone(), w.clone(), w.clone());
+            if of_w {
+                wu[j] += eps;
+                wd_[j] -= eps;
+            } else {
+                xu[j] += eps;
+                xd_[j] -= eps;
+            }
+            (loss(&xu, &wu) - loss(&xd_, &wd_)) / (2.0 * eps)
+        };
+        let fd_w: Vec<f64> = (0..w.len()).map(|j| central(j, true)).collect();
+        let fd_x: Vec<(usize, f64)> = (0..x.len())
+            .step_by(7)
+            .map(|j| (j, central(j, false)))
+            .collect();
+        for tile in TILES {
+            let xv = Var::from_tensor(&Tensor::from_vec(to_f32(&x), xd.to_vec(), &dev).unwrap())
+                .unwrap();
+            let wv = Var::from_tensor(&Tensor::from_vec(to_f32(&w), wd.to_vec(), &dev).unwrap())
+                .unwrap();
+            let gt = Tensor::from_vec(to_f32(&g), yd.to_vec(), &dev).unwrap();
+            let grads = (conv3d_tiled(xv.as_tensor(), wv.as_tensor(), shape, tile).unwrap() * gt)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap();
+            let flat = |v: &Var| -> Vec<f32> {
+                grads
+                    .get(v.as_tensor())
+                    .unwrap()
+                    .flatten_all()
+                    .unwrap()
+                    .to_vec1()
+                    .unwrap()
+            };
+            let (gx, gw) = (flat(&xv), flat(&wv));
+            for (j, fd) in fd_w.iter().enumerate() {
+                assert!(
+                    (gw[j] as f64 - fd).abs() < 1e-3 * (1.0 + fd.abs()),
+                    "case {i}, tile {tile}: ∂w[{j}] {} vs {fd}",
+                    gw[j]
+                );
+            }
+            for (j, fd) in &fd_x {
+                assert!(
+                    (gx[*j] as f64 - fd).abs() < 1e-3 * (1.0 + fd.abs()),
+                    "case {i}, tile {tile}: ∂x[{j}] {} vs {fd}",
+                    gx[*j]
+                );
+            }
         }
     }
 }
 
 #[test]
-fn chunked_batches_equal_single_volumes() {
-    // Large enough that a chunk holds fewer volumes than the batch.
+fn tiled_batches_equal_single_volumes() {
     let dev = Device::Cpu;
-    let geom = Geometry3::new(&[4, 8, 3, 3, 3], Conv3dShape::cubic(1, 1)).unwrap();
-    let voxels = 24 * 24 * 24;
-    assert!(geom.chunk(voxels, 16) < 16, "{}", geom.chunk(voxels, 16));
+    let geom = Geometry3::new(&[4, 8, 3, 3, 3], Conv3dShape::cubic(1, 1), TILE_FLOATS).unwrap();
+    // 216 rows × 24³ voxels exceed the budget: slabs of 8 output slices, 3 per volume.
+    let units = geom.units([24; 3], 16);
+    assert_eq!(units.len(), 48);
+    assert_eq!(units[47].slices, 16..24);
     let xd = [16, 8, 24, 24, 24];
     let x = Tensor::from_vec(to_f32(&randn(xd.iter().product(), 80)), xd.to_vec(), &dev).unwrap();
     let w = Tensor::from_vec(to_f32(&randn(4 * 8 * 27, 81)), (4, 8, 3, 3, 3), &dev).unwrap();

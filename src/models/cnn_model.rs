@@ -11,13 +11,20 @@
 //! train = { epochs = 8, batch_size = 32, lr = 0.001 }
 //! aggregate = "mean"              # patch → patient
 //! ```
+//! A 3-D network takes one `[channels, d, h, w]` crop per case centred on the lesion:
+//! ```toml
+//! input = { layout = { kind = "crop3d", depth = 28 }, size = [28, 28], normalise = { kind = "z-score" } }
+//! network = { arch = "resnet3d", depth = "resnet18", base_width = 16, stem = "small" }
+//! ```
+//! (`depth` = slices along k; `size` = `[rows (j), columns (i)]`). A 2-D network given a
+//! `crop3d` layout reads the crop's slices as channels (2.5-D).
 //! The number of classes comes from the experiment's label. Every sample of the training fold
 //! (k patches per case for 2-D layouts) carries its case's label; predictions are aggregated
 //! per case. All randomness (initial weights, batch order, augmentation) comes from the cell's
 //! stream, so a cell is bit-identical on rerun.
 
 use super::cnn::classifier::{Aggregate, ArchSpec, CnnClassifier, CnnSpec, FittedCnn, Pretrained};
-use super::cnn::input::{PatchSpec, Sample, extract};
+use super::cnn::input::{Layout, PatchSpec, Sample, extract};
 use super::cnn::train::TrainSpec;
 use super::{
     CaseImages, Fitted, Model, ModelError, ModelKind, PatchPrediction, PredictData, SettingsError,
@@ -90,12 +97,17 @@ impl ModelKind for CnnKind {
         if spec.channels.is_empty() {
             return Err(SettingsError::for_key("channels", "`channels` is empty"));
         }
-        if spec.frames_as_channels
-            && !matches!(spec.input.layout, super::cnn::input::Layout::Crop3d { .. })
-        {
+        let crop3d = matches!(spec.input.layout, Layout::Crop3d { .. });
+        if spec.network.input_rank() == 4 && !crop3d {
+            return Err(SettingsError::for_key(
+                "network",
+                "a 3-D network needs 3-D inputs: input.layout = { kind = \"crop3d\", depth = ... }",
+            ));
+        }
+        if spec.frames_as_channels && (!crop3d || spec.network.input_rank() == 4) {
             return Err(SettingsError::for_key(
                 "frames_as_channels",
-                "`frames_as_channels = true` needs `input.layout = { kind = \"crop3d\", ... }`",
+                "`frames_as_channels = true` needs a 2-D network and `input.layout = { kind = \"crop3d\", ... }`",
             ));
         }
         spec.classifier_spec(2).check().map_err(|e| match e {
@@ -147,7 +159,9 @@ pub(crate) fn samples_of(
                         message: e.to_string(),
                     }
                 })?;
-            Ok(if spec.frames_as_channels {
+            // A 2-D network reads a 3-D crop as 2.5-D (or cine frames as channels): its slices
+            // become channels.
+            Ok(if spec.frames_as_channels || spec.network.input_rank() == 3 {
                 samples.iter().map(Sample::depth_as_channels).collect()
             } else {
                 samples

@@ -82,6 +82,7 @@ mod tests {
             model: format!("m{model_index}"),
             repeat,
             fold,
+            sweep_seed: None,
         }
     }
 

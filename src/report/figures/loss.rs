@@ -98,6 +98,7 @@ mod tests {
             binary: None,
             multiclass: None,
             cell_summaries: summaries,
+            patch_level: None,
         }
     }
 

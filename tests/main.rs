@@ -20,5 +20,7 @@ mod splits;
 mod stats_anchors;
 mod stats_bootstrap;
 mod stats_cli;
+mod study_operating_point;
+mod study_segmentation;
 mod synth_scenarios;
 mod util;

@@ -7,7 +7,7 @@ use plotters::prelude::*;
 use std::sync::Once;
 
 /// Line colours, one per model in experiment order (Okabe–Ito, colour-blind safe).
-const PALETTE: [RGBColor; 7] = [
+pub(super) const PALETTE: [RGBColor; 7] = [
     RGBColor(0, 114, 178),
     RGBColor(213, 94, 0),
     RGBColor(0, 158, 115),
@@ -17,9 +17,9 @@ const PALETTE: [RGBColor; 7] = [
     RGBColor(240, 228, 66),
 ];
 
-const FONT: &str = "sans-serif";
+pub(super) const FONT: &str = "sans-serif";
 
-fn register_font() {
+pub(super) fn register_font() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         // The embedded font is valid; if registration ever failed, text would be skipped.
@@ -27,7 +27,7 @@ fn register_font() {
     });
 }
 
-fn figure_error<E: std::fmt::Display>(what: &str) -> impl Fn(E) -> ReportError + '_ {
+pub(super) fn figure_error<E: std::fmt::Display>(what: &str) -> impl Fn(E) -> ReportError + '_ {
     move |e| ReportError::Figure(format!("{what}: {e}"))
 }
 
@@ -193,7 +193,10 @@ pub fn draw_figures(r: &Report) -> Result<Vec<(String, String)>, ReportError> {
                     false,
                 )?
             }
-            other => return Err(ReportError::Figure(format!("unknown figure {other}"))),
+            other => match super::figures_survival::draw(r, other)? {
+                Some(svg) => svg,
+                None => return Err(ReportError::Figure(format!("unknown figure {other}"))),
+            },
         };
         out.push((name.clone(), svg));
     }

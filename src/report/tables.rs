@@ -372,6 +372,8 @@ pub fn tables(r: &Report) -> Vec<Table> {
                 .collect(),
         });
     }
+    out.extend(super::studies::tables(r));
+    out.extend(super::operating_point::tables(r));
     out
 }
 

@@ -357,6 +357,10 @@ pub fn evaluate(
              \"fold\", f].",
             exp.seed
         ),
+        segmentation: None,
+        survival: None,
+        published_segmentation: None,
+        operating_point: None,
     };
     Ok((report, rows))
 }

@@ -105,7 +105,7 @@ pub fn channel_images<'a>(
 /// `stride`-th slice.
 pub fn keep_slice(mask: &Mask, k: usize, stride: usize) -> bool {
     let plane = mask.grid.dims[0] * mask.grid.dims[1];
-    k % stride == 0
+    k.is_multiple_of(stride)
         || mask.voxels[k * plane..(k + 1) * plane]
             .iter()
             .any(|&v| v != 0)

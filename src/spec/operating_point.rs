@@ -110,3 +110,33 @@ pub fn validate(
         reader: raw.reader.clone(),
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(src: &str) -> RawOperatingPoint {
+        toml::from_str(src).unwrap()
+    }
+
+    #[test]
+    fn classes_are_checked_and_indexed() {
+        let classes: Vec<String> = ["benign", "primary", "metastatic"]
+            .map(String::from)
+            .to_vec();
+        let ok = raw("name = \"m\"\npositive_classes = [\"metastatic\", \"primary\"]");
+        let spec = validate(Some(&ok), &classes, true).unwrap().unwrap();
+        assert_eq!(spec.positive, vec![1, 2]);
+        assert!(validate(Some(&ok), &classes, false).is_err());
+        let unknown = raw("name = \"m\"\npositive_classes = [\"malignant\"]");
+        let (_, msg) = validate(Some(&unknown), &classes, true).unwrap_err();
+        assert!(msg.contains("malignant"), "{msg}");
+        let all = raw("name = \"m\"\npositive_classes = [\"benign\", \"primary\", \"metastatic\"]");
+        assert!(validate(Some(&all), &classes, true).is_err());
+        let bad_reader = raw(
+            "name = \"m\"\npositive_classes = [\"primary\"]\nreader = { sensitivity = 1.2, specificity = 0.5 }",
+        );
+        assert!(validate(Some(&bad_reader), &classes, true).is_err());
+        assert_eq!(validate(None, &classes, true).unwrap(), None);
+    }
+}

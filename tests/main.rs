@@ -28,6 +28,8 @@ mod stats_anchors;
 mod stats_bootstrap;
 mod stats_cli;
 mod study_ceus;
+mod study_operating_point;
+mod study_segmentation;
 mod synth_scenarios;
 mod tiny;
 mod util;

@@ -17,6 +17,7 @@ pub mod lasso;
 pub mod logistic;
 pub mod pipeline;
 pub mod scaling;
+pub mod segmenter;
 pub mod selection;
 pub mod tree;
 

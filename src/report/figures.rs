@@ -18,7 +18,7 @@ use plotters::prelude::*;
 use std::sync::Once;
 
 /// Line colours, one per model in experiment order (Okabe–Ito, colour-blind safe).
-const PALETTE: [RGBColor; 7] = [
+pub(super) const PALETTE: [RGBColor; 7] = [
     RGBColor(0, 114, 178),
     RGBColor(213, 94, 0),
     RGBColor(0, 158, 115),
@@ -28,12 +28,12 @@ const PALETTE: [RGBColor; 7] = [
     RGBColor(240, 228, 66),
 ];
 
-const FONT: &str = "sans-serif";
+pub(super) const FONT: &str = "sans-serif";
 
 /// Figure size in pixels.
 const SIZE: (u32, u32) = (560, 460);
 
-fn register_font() {
+pub(super) fn register_font() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         // The embedded font is valid; if registration ever failed, text would be skipped.
@@ -41,7 +41,7 @@ fn register_font() {
     });
 }
 
-fn figure_error<E: std::fmt::Display>(what: &str) -> impl Fn(E) -> ReportError + '_ {
+pub(super) fn figure_error<E: std::fmt::Display>(what: &str) -> impl Fn(E) -> ReportError + '_ {
     move |e| ReportError::Figure(format!("{what}: {e}"))
 }
 
@@ -236,7 +236,10 @@ pub fn draw_figures(r: &Report) -> Result<Vec<(String, String)>, ReportError> {
             other => match per_model_figure(r, other) {
                 Some(("confusion", m)) => confusion::confusion_svg(r, &r.models[m])?,
                 Some(("loss", m)) => loss::loss_svg(&r.models[m])?,
-                _ => return Err(ReportError::Figure(format!("unknown figure {other}"))),
+                _ => match super::figures_survival::draw(r, other)? {
+                    Some(svg) => svg,
+                    None => return Err(ReportError::Figure(format!("unknown figure {other}"))),
+                },
             },
         };
         out.push((name.clone(), svg));

@@ -8,9 +8,12 @@
 //! only file allowed to differ.
 
 pub mod figures;
+pub mod figures_survival;
 pub mod html;
 pub mod markdown;
 pub mod provenance;
+pub mod operating_point;
+pub mod studies;
 pub mod tables;
 mod write;
 
@@ -121,6 +124,18 @@ pub struct SweepSummary {
     pub min: f64,
     /// Largest value.
     pub max: f64,
+    /// Segmentation quality of each segmenter (only when the experiment has segmenters).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub segmentation: Option<Vec<studies::SegmentationResult>>,
+    /// Survival by high vs low volume (only with `[survival]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub survival: Option<studies::SurvivalResult>,
+    /// `[published.segmentation]` values beside the reproduced ones.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub published_segmentation: Option<Vec<studies::PublishedStudyRow>>,
+    /// The binary reading of a multi-class label beside a simulated reader (`[operating_point]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operating_point: Option<operating_point::OperatingPointResult>,
 }
 
 /// Cohort counts (TRIPOD+AI participant flow).

@@ -378,6 +378,8 @@ pub fn tables(r: &Report) -> Vec<Table> {
     if let Some(t) = patch_level_table(r) {
         out.push(t);
     }
+    out.extend(super::studies::tables(r));
+    out.extend(super::operating_point::tables(r));
     out
 }
 

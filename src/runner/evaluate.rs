@@ -378,6 +378,10 @@ pub fn evaluate(
         seed_derivation: super::prepare::seed_derivation(exp.seed),
         provenance,
         seed_sweep: None,
+        segmentation: None,
+        survival: None,
+        published_segmentation: None,
+        operating_point: None,
     };
     let more = crate::report::figures::extra_figure_names(&report);
     report.figures.extend(more);

@@ -94,12 +94,22 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, Error> {
     let extracted = started.elapsed();
     let report_dir = opts.out.join(&exp.name).join(version);
     // A merge reads cells only; it never fits, so it needs no pixels.
-    let images =
-        if built.iter().any(|m| m.needs_images()) && !matches!(opts.mode, Mode::Merge { .. }) {
-            load_images(cohort, exp.mask_label, opts.progress)?
-        } else {
-            Vec::new()
-        };
+    let merge = matches!(opts.mode, Mode::Merge { .. });
+    // Segmenter cells are computed by full runs and by shard 0; a merge only reads them.
+    let compute_segmenters = match opts.mode {
+        Mode::Full => true,
+        Mode::Shard(shard) => shard.index == 0,
+        Mode::Merge { .. } => false,
+    };
+    let study_images = (compute_segmenters && !exp.segmenters.is_empty())
+        || exp.survival.as_ref().is_some_and(|s| {
+            s.group_by == crate::spec::survival::SurvivalGrouping::ReferenceVolume
+        });
+    let images = if (built.iter().any(|m| m.needs_images()) && !merge) || study_images {
+        load_images(cohort, exp.mask_label, opts.progress)?
+    } else {
+        Vec::new()
+    };
     let inputs = Inputs {
         table: &table,
         labels,
@@ -149,6 +159,19 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, Error> {
         .filter(|(_, reused)| *reused)
         .count();
     let cells_computed = results.iter().flatten().count() - cells_reused;
+    let segmenter_runs = if exp.segmenters.is_empty() || !(compute_segmenters || merge) {
+        Vec::new()
+    } else {
+        super::segmentation::run_segmenters(
+            exp,
+            folds,
+            &table.case_ids,
+            &images,
+            &cache_root,
+            fingerprint,
+            compute_segmenters,
+        )?
+    };
     let fitted = started.elapsed();
     if let Mode::Shard(_) = opts.mode {
         return Ok(RunOutcome {
@@ -197,6 +220,15 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, Error> {
         provenance.clone(),
     )?;
     report.seed_sweep = super::sweep::seed_sweep(&prepared, &results);
+    super::studies::attach(
+        &mut report,
+        exp,
+        cohort,
+        folds,
+        &segmenter_runs,
+        &images,
+        &rows,
+    )?;
     let figures = report::draw_figures(&report)?;
     let json = report::render_json(&report);
     let md = report::markdown::render_markdown(&report);
@@ -234,6 +266,7 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, Error> {
     for (name, svg) in &figures {
         report::write_atomic(&report_dir.join("figures").join(name), svg.as_bytes())?;
     }
+    super::segmentation::copy_masks(&segmenter_runs, folds, &table.case_ids, &report_dir)?;
     Ok(RunOutcome {
         report: Some((report_dir, report)),
         cells_planned,
@@ -348,6 +381,19 @@ fn run_cell(
             roc::Direction::CasesHigher,
         )
         .ok()
+    } else if let Some(op) = &exp.operating_point {
+        // A binary reading of a multi-class label: the same Youden rule on the summed
+        // probability of the positive classes, chosen on the training fold only.
+        let own = fitted
+            .predict_proba(&data.as_predict())
+            .map_err(cell_error)?;
+        let scores: Vec<f64> = own
+            .rows()
+            .into_iter()
+            .map(|r| op.positive.iter().map(|&c| r[c]).sum())
+            .collect();
+        let positive: Vec<bool> = y_train.iter().map(|c| op.positive.contains(c)).collect();
+        youden_threshold(&scores, &positive, roc::Direction::CasesHigher).ok()
     } else {
         None
     };

@@ -14,11 +14,15 @@ mod features;
 mod images;
 mod latency;
 mod patches;
+pub mod operating_point;
 pub mod plan;
 mod prepare;
 mod progress;
+pub mod segmentation;
 pub mod shard;
 mod sweep;
+mod studies;
+mod survival;
 
 pub use execute::{Mode, RunOptions, RunOutcome, run};
 pub use prepare::{Prepared, SweepRun, prepare};
@@ -100,4 +104,15 @@ pub enum RunnerError {
         /// The cause.
         source: crate::eval::EvalError,
     },
+    /// Training or applying a segmenter failed in a cell.
+    #[error("segmenter cell {cell}: {message}")]
+    Segmenter {
+        /// The cell key (segmenter, repeat, fold).
+        cell: String,
+        /// What failed.
+        message: String,
+    },
+    /// The survival analysis cannot be carried out.
+    #[error("survival: {0}")]
+    Survival(String),
 }

@@ -134,13 +134,17 @@ fn model_caches(
     exp.models
         .iter()
         .map(|m| {
-            let slice = serde_json::json!({
+            let mut slice = serde_json::json!({
                 "seed": seed,
                 "label": [&exp.label, exp.positive],
                 "features": [&exp.feature_classes, exp.bin_width, exp.mask_label],
                 "split": &exp.split,
                 "model": m,
             });
+            // The cells' thresholds depend on the binary reading; absent, the slice is as before.
+            if let Some(op) = &exp.operating_point {
+                slice["operating_point"] = serde_json::json!(op.positive);
+            }
             CellCache::new(
                 cache_root,
                 &report::content_version(&slice.to_string(), fingerprint),

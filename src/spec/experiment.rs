@@ -101,6 +101,16 @@ pub struct Experiment {
     pub dca_thresholds: Vec<f64>,
     /// The paper's numbers.
     pub published: Option<RawPublished>,
+    /// Segmenters (`kind = "segmenter"`), in file order; kept apart from `models` because they
+    /// predict masks, not classes.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub segmenters: Vec<ModelEntry>,
+    /// The survival analysis (`[survival]`), if asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub survival: Option<super::survival::SurvivalSpec>,
+    /// The binary reading of a multi-class label (`[operating_point]`), if asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operating_point: Option<super::operating_point::OperatingPointSpec>,
 }
 
 impl Experiment {
@@ -271,6 +281,7 @@ impl Experiment {
             ));
         }
         let mut models: Vec<ModelEntry> = Vec::new();
+        let mut segmenters: Vec<ModelEntry> = Vec::new();
         for spanned in &raw.model {
             let span = spanned.span();
             let mut table = spanned.get_ref().clone();
@@ -289,11 +300,26 @@ impl Experiment {
             };
             let id = take_string(&mut table, "id")?;
             let kind = take_string(&mut table, "kind")?;
-            if models.iter().any(|m| m.id == id) {
+            if models.iter().chain(&segmenters).any(|m| m.id == id) {
                 return Err(invalid(
                     line_of_key(source, span.clone(), "id"),
                     format!("key `model.id`: {id:?} is used twice"),
                 ));
+            }
+            if kind == models::segmenter::SEGMENTER_KIND {
+                models::segmenter::parse_settings(&table).map_err(|e| {
+                    let line = e
+                        .key()
+                        .map(|k| line_of_key(source, span.clone(), k))
+                        .unwrap_or_else(|| line_of_key(source, span.clone(), "kind"));
+                    invalid(line, format!("model {id:?}: {e}"))
+                })?;
+                segmenters.push(ModelEntry {
+                    id,
+                    kind,
+                    settings: table,
+                });
+                continue;
             }
             models::check_settings(&kind, &table).map_err(|e| {
                 let line = e
@@ -308,6 +334,16 @@ impl Experiment {
                 settings: table,
             });
         }
+
+        if models.is_empty() {
+            return Err(invalid(
+                0,
+                "every `[[model]]` is a segmenter: at least one classification model is needed"
+                    .into(),
+            ));
+        }
+        let survival = super::survival::validate(raw.survival.as_ref(), &segmenters)
+            .map_err(|(at, message)| invalid(line_of(source, at), message))?;
 
         let ci_level = *raw.evaluation.ci_level.get_ref();
         if !(ci_level > 0.0 && ci_level < 1.0) {
@@ -359,6 +395,13 @@ impl Experiment {
             }
         };
 
+        let operating_point = super::operating_point::validate(
+            raw.operating_point.as_ref(),
+            &class_names,
+            multiclass,
+        )
+        .map_err(|(at, message)| invalid(line_of(source, at), message))?;
+
         let base = path.parent().unwrap_or(Path::new("."));
         Ok(Experiment {
             name,
@@ -389,6 +432,9 @@ impl Experiment {
             dca,
             dca_thresholds,
             published: raw.published,
+            segmenters,
+            survival,
+            operating_point,
         })
     }
 

@@ -7,6 +7,9 @@
 pub mod raw;
 
 mod experiment;
+pub mod operating_point;
+pub mod published;
+pub mod survival;
 
 pub use experiment::{Experiment, ModelEntry, SplitKind, SplitSpec};
 

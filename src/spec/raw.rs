@@ -30,6 +30,12 @@ pub struct RawExperiment {
     /// `[published]`: the paper's numbers, shown beside the reproduced ones.
     #[serde(default)]
     pub published: Option<RawPublished>,
+    /// `[survival]`: survival by high vs low volume.
+    #[serde(default)]
+    pub survival: Option<super::survival::RawSurvival>,
+    /// `[operating_point]`: a binary reading of a multi-class label, with a simulated reader.
+    #[serde(default)]
+    pub operating_point: Option<super::operating_point::RawOperatingPoint>,
 }
 
 /// `[experiment]`.
@@ -222,6 +228,9 @@ pub struct RawPublished {
     /// What the synthetic analogue can and cannot reproduce, shown with the table.
     #[serde(default)]
     pub note: Option<String>,
+    /// Segmentation and survival figures of the paper (segmentation studies).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segmentation: Option<super::published::PublishedSegmentation>,
 }
 
 fn default_tolerance() -> f64 {

@@ -21,9 +21,9 @@ use candle_core::{DType, Tensor};
 use candle_nn::VarMap;
 use rand::Rng;
 
-/// Segmenter settings.
+/// Segmenter settings (keys left out take the defaults).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct SegmenterSpec {
     /// Channels at full resolution.
     pub base_width: usize,

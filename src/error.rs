@@ -28,6 +28,9 @@ pub enum Error {
     /// `radbench diff --fail-on-change` found changes.
     #[error("{0} value(s) differ between the reports")]
     ReportsDiffer(usize),
+    /// `radbench bench-compare --fail-on-regression` found regressions.
+    #[error("{0} benchmark(s) regressed beyond the noise threshold")]
+    BenchRegressed(usize),
     /// Command-line usage that parses but cannot be carried out.
     #[error("{0}")]
     Usage(String),

@@ -1,6 +1,7 @@
 //! The command-line interface: clap types and one function per subcommand. The binary calls
 //! [`main`]; every error becomes one line on stderr and exit code 2.
 
+pub mod bench_compare;
 mod cluster;
 pub mod diff;
 pub mod extract;
@@ -70,6 +71,8 @@ pub enum Command {
     Extract(Box<extract::ExtractArgs>),
     /// Compare two reports: a Markdown table of every metric that changed.
     Diff(diff::DiffArgs),
+    /// Compare two saved criterion baselines; flag changes beyond the machine's noise.
+    BenchCompare(bench_compare::BenchCompareArgs),
     /// Work with cohort manifests.
     Manifest {
         /// What to do.
@@ -108,7 +111,7 @@ pub fn main() -> ExitCode {
     match dispatch(&cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         // Differences found are an answer, not a failure of radbench: exit 1, as diff(1).
-        Err(e @ Error::ReportsDiffer(_)) => {
+        Err(e @ (Error::ReportsDiffer(_) | Error::BenchRegressed(_))) => {
             eprintln!("radbench: {e}");
             ExitCode::from(1)
         }
@@ -164,6 +167,7 @@ pub fn dispatch(command: &Command) -> Result<(), Error> {
         }
         Command::Stats(args) => stats::run(args),
         Command::Diff(args) => diff::run(args),
+        Command::BenchCompare(args) => bench_compare::run(args),
         Command::Extract(args) => extract::run(args),
         Command::Manifest {
             action: ManifestAction::Verify { file },

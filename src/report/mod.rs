@@ -79,6 +79,18 @@ pub struct Report {
     /// sweep).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seed_sweep: Option<SeedSweep>,
+    /// Segmentation quality of each segmenter (only when the experiment has segmenters).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub segmentation: Option<Vec<studies::SegmentationResult>>,
+    /// Survival by high vs low volume (only with `[survival]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub survival: Option<studies::SurvivalResult>,
+    /// `[published.segmentation]` values beside the reproduced ones.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub published_segmentation: Option<Vec<studies::PublishedStudyRow>>,
+    /// The binary reading of a multi-class label beside a simulated reader (`[operating_point]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operating_point: Option<operating_point::OperatingPointResult>,
 }
 
 /// A seed sweep: each model's metrics for every seed, and their spread.
@@ -124,18 +136,6 @@ pub struct SweepSummary {
     pub min: f64,
     /// Largest value.
     pub max: f64,
-    /// Segmentation quality of each segmenter (only when the experiment has segmenters).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub segmentation: Option<Vec<studies::SegmentationResult>>,
-    /// Survival by high vs low volume (only with `[survival]`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub survival: Option<studies::SurvivalResult>,
-    /// `[published.segmentation]` values beside the reproduced ones.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub published_segmentation: Option<Vec<studies::PublishedStudyRow>>,
-    /// The binary reading of a multi-class label beside a simulated reader (`[operating_point]`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub operating_point: Option<operating_point::OperatingPointResult>,
 }
 
 /// Cohort counts (TRIPOD+AI participant flow).

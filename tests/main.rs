@@ -16,6 +16,7 @@ mod data_synth;
 mod determinism;
 mod experiments;
 mod leakage;
+mod medmnist;
 mod splits;
 mod stats_anchors;
 mod stats_bootstrap;

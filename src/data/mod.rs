@@ -12,7 +12,9 @@
 pub mod cohort;
 pub mod image;
 pub mod manifest;
+pub mod medmnist;
 pub mod nifti;
+pub mod npz;
 pub mod nrrd;
 pub mod split;
 pub mod synth;
@@ -33,6 +35,15 @@ pub enum DataError {
         path: PathBuf,
         /// The underlying error.
         source: std::io::Error,
+    },
+    /// A `.npz` file that cannot be read: a truncated or corrupt zip, or arrays missing or of
+    /// the wrong shape or dtype.
+    #[error("{path}: cannot read npz: {reason}")]
+    Npz {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
     },
     /// An NRRD file could not be read.
     #[error(transparent)]

@@ -10,7 +10,12 @@
 //! network = { arch = "resnet", depth = "resnet18", base_width = 8, stem = "small" }
 //! train = { epochs = 8, batch_size = 32, lr = 0.001 }
 //! aggregate = "mean"              # patch → patient
+//! validation = "split"            # early stopping on a predefined split's val cases
 //! ```
+//! With a predefined split (`[split] kind = "predefined"`) the split's `val` cases always
+//! serve for early stopping, replacing any inner `validation_fraction`; `validation = "split"`
+//! says so explicitly (it allows `train.patience` without an inner fraction) and makes a
+//! split without val cases an error.
 //! The number of classes comes from the experiment's label. Every sample of the training fold
 //! (k patches per case for 2-D layouts) carries its case's label; predictions are aggregated
 //! per case. All randomness (initial weights, batch order, augmentation) comes from the cell's
@@ -18,10 +23,10 @@
 
 use super::cnn::classifier::{Aggregate, ArchSpec, CnnClassifier, CnnSpec, FittedCnn, Pretrained};
 use super::cnn::input::{PatchSpec, Sample, extract};
-use super::cnn::train::TrainSpec;
+use super::cnn::train::{Labelled, TrainSpec};
 use super::{
     CaseImages, Fitted, Model, ModelError, ModelKind, PredictData, SettingsError, TrainingData,
-    check_training_data,
+    ValidationData, check_training_data,
 };
 use crate::seed::SeededRng;
 use ndarray::Array2;
@@ -51,6 +56,21 @@ pub struct CnnModelSpec {
     /// Checkpoint to start from.
     #[serde(default)]
     pub pretrained: Option<Pretrained>,
+    /// Where early-stopping cases come from.
+    #[serde(default)]
+    pub validation: ValidationSource,
+}
+
+/// Where the cases for early stopping come from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ValidationSource {
+    /// An inner stratified `validation_fraction` of the training cases (none when 0), unless
+    /// the split gives validation cases.
+    #[default]
+    Inner,
+    /// The `val` cases of a predefined split (required).
+    Split,
 }
 
 fn default_channels() -> Vec<String> {
@@ -85,7 +105,15 @@ impl ModelKind for CnnKind {
         if spec.channels.is_empty() {
             return Err(SettingsError::for_key("channels", "`channels` is empty"));
         }
-        spec.classifier_spec(2).check().map_err(|e| match e {
+        if spec.validation == ValidationSource::Split && spec.validation_fraction > 0.0 {
+            return Err(SettingsError::for_key(
+                "validation_fraction",
+                "`validation = \"split\"` early-stops on the split's val cases; drop validation_fraction",
+            ));
+        }
+        let has_validation =
+            spec.validation == ValidationSource::Split || spec.validation_fraction > 0.0;
+        spec.classifier_spec(2).check_with(has_validation).map_err(|e| match e {
             super::cnn::CnnError::Settings { key, message } => {
                 SettingsError::for_key(&key, message)
             }
@@ -154,6 +182,43 @@ impl Model for CnnModel {
         data: &TrainingData<'_>,
         rng: &mut SeededRng,
     ) -> Result<Box<dyn Fitted>, ModelError> {
+        if self.spec.validation == ValidationSource::Split {
+            return Err(ModelError::Fit {
+                model: self.id.clone(),
+                message: "`validation = \"split\"` needs a predefined split with val cases".into(),
+            });
+        }
+        self.fit_on(data, None, rng)
+    }
+
+    fn fit_with_validation(
+        &self,
+        data: &TrainingData<'_>,
+        validation: &ValidationData<'_>,
+        rng: &mut SeededRng,
+    ) -> Result<Box<dyn Fitted>, ModelError> {
+        if validation.cases.images.len() != validation.labels.len() {
+            return Err(ModelError::Shape {
+                model: self.id.clone(),
+                message: format!(
+                    "{} validation images for {} labels",
+                    validation.cases.images.len(),
+                    validation.labels.len()
+                ),
+            });
+        }
+        self.fit_on(data, Some(validation), rng)
+    }
+}
+
+impl CnnModel {
+    /// Fits on `data`, early-stopping on `validation` when given.
+    fn fit_on(
+        &self,
+        data: &TrainingData<'_>,
+        validation: Option<&ValidationData<'_>>,
+        rng: &mut SeededRng,
+    ) -> Result<Box<dyn Fitted>, ModelError> {
         check_training_data(&self.id, data)?;
         if data.images.len() != data.labels.len() {
             return Err(ModelError::Shape {
@@ -172,12 +237,24 @@ impl Model for CnnModel {
             labels.extend(std::iter::repeat_n(label, case_samples.len()));
             samples.extend(case_samples);
         }
-        let fitted = CnnClassifier::fit(
-            &samples,
-            &labels,
-            &self.spec.classifier_spec(data.n_classes),
-            rng,
-        )
+        let spec = self.spec.classifier_spec(data.n_classes);
+        let fitted = match validation {
+            None => CnnClassifier::fit(&samples, &labels, &spec, rng),
+            Some(validation) => {
+                let mut val_samples = Vec::new();
+                let mut val_labels = Vec::new();
+                let per_case = samples_of(&self.id, &self.spec, validation.cases.images)?;
+                for (case_samples, &label) in per_case.into_iter().zip(validation.labels) {
+                    val_labels.extend(std::iter::repeat_n(label, case_samples.len()));
+                    val_samples.extend(case_samples);
+                }
+                let given = Labelled {
+                    samples: &val_samples,
+                    labels: &val_labels,
+                };
+                CnnClassifier::fit_with_validation(&samples, &labels, given, &spec, rng)
+            }
+        }
         .map_err(|e| ModelError::Fit {
             model: self.id.clone(),
             message: e.to_string(),

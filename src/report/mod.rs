@@ -7,6 +7,7 @@
 //! timestamps and are byte-identical on rerun; `run.json` (host, threads, durations) is the
 //! only file allowed to differ.
 
+pub mod benchmark;
 pub mod figures;
 pub mod html;
 pub mod markdown;
@@ -69,6 +70,9 @@ pub struct Report {
     pub partial: Option<Vec<String>>,
     /// How random streams were derived, so a reader can re-derive them.
     pub seed_derivation: String,
+    /// The test-split summary of a predefined split (absent otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test_summary: Option<benchmark::TestSummary>,
 }
 
 /// Cohort counts (TRIPOD+AI participant flow).

@@ -372,6 +372,7 @@ pub fn tables(r: &Report) -> Vec<Table> {
                 .collect(),
         });
     }
+    out.extend(super::benchmark::tables(r));
     out
 }
 

@@ -107,7 +107,8 @@ fn default_label() -> u8 {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawSplit {
-    /// `stratified-kfold`, `repeated-stratified-kfold`, `repeated-holdout` or `by-site`.
+    /// `stratified-kfold`, `repeated-stratified-kfold`, `repeated-holdout`, `by-site` or
+    /// `predefined` (the cohort's own train/val/test marks).
     pub kind: Spanned<String>,
     /// Number of folds (≥ 2).
     #[serde(default = "default_folds")]
@@ -209,6 +210,9 @@ pub struct RawPublished {
     /// What the synthetic analogue can and cannot reproduce, shown with the table.
     #[serde(default)]
     pub note: Option<String>,
+    /// Reported accuracy per model id, when the paper gives one (a benchmark table's ACC).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub acc: BTreeMap<String, f64>,
 }
 
 fn default_tolerance() -> f64 {

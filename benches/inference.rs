@@ -3,7 +3,8 @@
 //! Rows: ResNet-18 at 1×64×64 and 3×224×224, ResNet-50 at 3×224×224, the Inception net
 //! (width 64) and the U-Net (width 32, 4 levels) at 1×64×64: batch-1 latency and batch-32
 //! throughput, batch norm folded as in `FittedCnn`; and one ResNet-18 training step (forward,
-//! backward, AdamW) on a batch of 32 at 1×64×64. Thread count: candle follows
+//! backward, AdamW) on a batch of 32 at 1×64×64; a 3-D ResNet-18 (width 16) at 1×28×28×28:
+//! batch-1 inference and a batch-32 training step. Thread count: candle follows
 //! `RAYON_NUM_THREADS` (the published figures use 2). Before criterion's own statistics, each
 //! batch-1 row prints p50 / p95 latency over a fixed number of runs, which criterion does not
 //! report.
@@ -13,7 +14,8 @@ use criterion::{BenchmarkId, Criterion, Throughput};
 use radbench::models::cnn::inception::{Inception, InceptionConfig};
 use radbench::models::cnn::layers::ClassifierNet;
 use radbench::models::cnn::optim::{Optimizer, OptimizerKind};
-use radbench::models::cnn::resnet::{ResNet, ResNetConfig, ResNetDepth};
+use radbench::models::cnn::resnet::{ResNet, ResNetConfig, ResNetDepth, Stem};
+use radbench::models::cnn::resnet3d::ResNet3d;
 use radbench::models::cnn::store::seeded_varmap;
 use radbench::models::cnn::train::trainable_params;
 use radbench::models::cnn::unet::{UNet, UNetConfig};
@@ -133,6 +135,64 @@ pub fn benches(c: &mut Criterion) {
 
     train_step(c, "resnet18w16-1x64x64", 16);
     train_step(c, "resnet18-1x64x64", 64);
+    resnet3d_rows(c);
+}
+
+/// A 3-D ResNet-18 (base width 16, small stem) on 1×28×28×28 volumes (MedMNIST-3D size):
+/// batch-1 inference (folded) and one training step on a batch of 32.
+fn resnet3d_rows(c: &mut Criterion) {
+    let name = "resnet3d18w16-1x28x28x28";
+    let cfg = ResNetConfig {
+        depth: ResNetDepth::R18,
+        in_channels: 1,
+        num_classes: 2,
+        base_width: 16,
+        stem: Stem::Small,
+    };
+    let (map, vb) = seeded_varmap(1);
+    let net = ResNet3d::new(&cfg, None, vb).expect("resnet3d");
+    let mut folded = net.clone();
+    folded.fold_batch_norm().expect("fold");
+    let x1 = Tensor::ones((1, 1, 28, 28, 28), DType::F32, &Device::Cpu).expect("input");
+    print_latency(name, 10, || {
+        folded.forward_t(&x1, false).expect("forward");
+    });
+    let mut group = c.benchmark_group(format!("cnn-inference/{name}"));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(5));
+    group.throughput(Throughput::Elements(1));
+    group.bench_with_input(BenchmarkId::new("batch", 1), &x1, |b, x| {
+        b.iter(|| folded.forward_t(x, false).expect("forward"))
+    });
+    group.finish();
+
+    let mut optimizer = Optimizer::new(
+        OptimizerKind::adamw(),
+        trainable_params(&map, &[], &[]).expect("params"),
+        1e-4,
+    );
+    let x = Tensor::randn(0f32, 1.0, (32, 1, 28, 28, 28), &Device::Cpu).expect("input");
+    let y = Tensor::from_vec(
+        (0..32u32).map(|i| i % 2).collect::<Vec<_>>(),
+        32,
+        &Device::Cpu,
+    )
+    .expect("labels");
+    let mut group = c.benchmark_group(format!("cnn-train-step/{name}"));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(20));
+    group.throughput(Throughput::Elements(32));
+    group.bench_function("batch-32", |b| {
+        b.iter(|| {
+            let logits = net.forward_t(&x, true).expect("forward");
+            let loss = candle_nn::loss::cross_entropy(&logits, &y).expect("loss");
+            let grads = loss.backward().expect("backward");
+            optimizer.step(&grads, 1e-3, Some(5.0)).expect("step");
+        })
+    });
+    group.finish();
 }
 
 /// One training step: forward in training mode, cross-entropy, backward, AdamW update, on a

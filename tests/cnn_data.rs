@@ -88,3 +88,19 @@ pub fn patches(cases: &[Case], k: usize) -> (Vec<Sample>, Vec<usize>) {
     }
     (samples, labels)
 }
+
+/// The 3-D crops (`[1, 4, 12, 12]`, z-scored) of every case, one per case, with its label.
+pub fn crops(cases: &[Case]) -> (Vec<Sample>, Vec<usize>) {
+    let spec = PatchSpec {
+        layout: Layout::Crop3d { depth: 4 },
+        size: [12, 12],
+        normalise: Normalise::ZScore,
+    };
+    let mut samples = Vec::new();
+    let mut labels = Vec::new();
+    for c in cases {
+        samples.extend(extract(&c.id, &[&c.image], &c.mask, &spec).expect("synthetic case crops"));
+        labels.push(c.label);
+    }
+    (samples, labels)
+}

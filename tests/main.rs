@@ -1,6 +1,7 @@
 //! Integration and conformance tests, linked into one binary.
 
 mod cli_errors;
+mod cnn3d;
 mod cnn_data;
 mod cnn_determinism;
 mod cnn_kind;

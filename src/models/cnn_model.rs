@@ -16,13 +16,20 @@
 //! serve for early stopping, replacing any inner `validation_fraction`; `validation = "split"`
 //! says so explicitly (it allows `train.patience` without an inner fraction) and makes a
 //! split without val cases an error.
+//! A 3-D network takes one `[channels, d, h, w]` crop per case centred on the lesion:
+//! ```toml
+//! input = { layout = { kind = "crop3d", depth = 28 }, size = [28, 28], normalise = { kind = "z-score" } }
+//! network = { arch = "resnet3d", depth = "resnet18", base_width = 16, stem = "small" }
+//! ```
+//! (`depth` = slices along k; `size` = `[rows (j), columns (i)]`). A 2-D network given a
+//! `crop3d` layout reads the crop's slices as channels (2.5-D).
 //! The number of classes comes from the experiment's label. Every sample of the training fold
 //! (k patches per case for 2-D layouts) carries its case's label; predictions are aggregated
 //! per case. All randomness (initial weights, batch order, augmentation) comes from the cell's
 //! stream, so a cell is bit-identical on rerun.
 
 use super::cnn::classifier::{Aggregate, ArchSpec, CnnClassifier, CnnSpec, FittedCnn, Pretrained};
-use super::cnn::input::{PatchSpec, Sample, extract};
+use super::cnn::input::{Layout, PatchSpec, Sample, extract};
 use super::cnn::train::{Labelled, TrainSpec};
 use super::{
     CaseImages, Fitted, Model, ModelError, ModelKind, PredictData, SettingsError, TrainingData,
@@ -105,6 +112,13 @@ impl ModelKind for CnnKind {
         if spec.channels.is_empty() {
             return Err(SettingsError::for_key("channels", "`channels` is empty"));
         }
+        let crop3d = matches!(spec.input.layout, Layout::Crop3d { .. });
+        if spec.network.input_rank() == 4 && !crop3d {
+            return Err(SettingsError::for_key(
+                "network",
+                "a 3-D network needs 3-D inputs: input.layout = { kind = \"crop3d\", depth = ... }",
+            ));
+        }
         if spec.validation == ValidationSource::Split && spec.validation_fraction > 0.0 {
             return Err(SettingsError::for_key(
                 "validation_fraction",
@@ -155,9 +169,18 @@ fn samples_of(
                     }
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            extract(&case.case_id, &images, &case.mask, &spec.input).map_err(|e| ModelError::Fit {
-                model: model.into(),
-                message: e.to_string(),
+            let samples =
+                extract(&case.case_id, &images, &case.mask, &spec.input).map_err(|e| {
+                    ModelError::Fit {
+                        model: model.into(),
+                        message: e.to_string(),
+                    }
+                })?;
+            // A 2-D network reads a 3-D crop as 2.5-D: its slices become channels.
+            Ok(if spec.network.input_rank() == 3 {
+                samples.iter().map(Sample::depth_as_channels).collect()
+            } else {
+                samples
             })
         })
         .collect()

@@ -1,13 +1,17 @@
 //! Seeded data augmentation for training inputs.
 //!
 //! Principal type: [`Augment`]. Every draw comes from the [`SeededRng`] handed in (the cell's
-//! stream), in a fixed order per sample: horizontal flip, vertical flip, quarter turns,
-//! intensity scale, intensity shift, then one Gaussian noise value per voxel in row-major
-//! order. Geometric transforms act on the last two axes (rows, columns) of every channel (and
-//! slice) alike, so channels stay co-registered. Reference for the choice of transforms:
-//! the flips / 90° rotations / intensity jitter common in radiomics-CNN papers (e.g. the
-//! nnU-Net augmentation set, Isensee et al. 2021), without the elastic and affine parts.
+//! stream), in a fixed order per sample: horizontal flip, vertical flip, quarter turns, the
+//! small affine's angle, scale and translation (rows, then columns), intensity scale, intensity
+//! shift, then one Gaussian noise value per voxel in row-major order; a transform that is
+//! switched off draws nothing. Geometric transforms act on the last two axes (rows, columns) of
+//! every channel (and slice) alike, so channels stay co-registered; the small affine resamples
+//! bilinearly about the plane's centre with zero outside ([`super::affine`]). Reference for
+//! the choice of transforms: the flips / 90° rotations / small rotation–scale–translation /
+//! intensity jitter of the nnU-Net augmentation set (Isensee et al. 2021), without the elastic
+//! part.
 
+use super::affine::{AffineParams, affine_plane};
 use super::input::Sample;
 use crate::seed::SeededRng;
 use rand::RngExt;
@@ -27,6 +31,13 @@ pub struct Augment {
     pub intensity_shift: f64,
     /// Standard deviation of per-voxel Gaussian noise.
     pub noise_sd: f64,
+    /// In-plane rotation drawn uniformly from `[−rotate_degrees, rotate_degrees]`.
+    pub rotate_degrees: f64,
+    /// Isotropic in-plane zoom drawn uniformly from `[1 − scale, 1 + scale]`.
+    pub scale: f64,
+    /// Shift in pixels along rows and columns, each drawn uniformly from
+    /// `[−translate, translate]`.
+    pub translate: f64,
 }
 
 impl Augment {
@@ -37,6 +48,12 @@ impl Augment {
             && self.intensity_scale == 0.0
             && self.intensity_shift == 0.0
             && self.noise_sd == 0.0
+            && !self.has_affine()
+    }
+
+    /// True when the small affine (rotation, scale or translation) is switched on.
+    pub fn has_affine(&self) -> bool {
+        self.rotate_degrees != 0.0 || self.scale != 0.0 || self.translate != 0.0
     }
 
     /// An augmented copy of `sample`.
@@ -64,6 +81,27 @@ impl Augment {
                         dst[y * w + x] = src[sy * w + sx];
                     }
                 }
+            }
+        }
+        if self.has_affine() {
+            let uniform = |rng: &mut SeededRng, r: f64| -> f64 {
+                if r > 0.0 {
+                    rng.random_range(-r..=r)
+                } else {
+                    0.0
+                }
+            };
+            let params = AffineParams {
+                angle: uniform(rng, self.rotate_degrees.abs()).to_radians(),
+                zoom: 1.0 + uniform(rng, self.scale.abs()),
+                shift: [
+                    uniform(rng, self.translate.abs()),
+                    uniform(rng, self.translate.abs()),
+                ],
+            };
+            let moved = out.data.clone();
+            for (src, dst) in moved.chunks(h * w).zip(out.data.chunks_mut(h * w)) {
+                affine_plane(src, (h, w), &params, dst);
             }
         }
         let gauss = |rng: &mut SeededRng| -> f64 { StandardNormal.sample(rng) };
@@ -143,6 +181,7 @@ mod tests {
             intensity_scale: 0.1,
             intensity_shift: 0.1,
             noise_sd: 0.05,
+            ..Default::default()
         };
         let a = aug.apply(&s, &mut rng_for(1, &["aug"]));
         let b = aug.apply(&s, &mut rng_for(1, &["aug"]));
@@ -169,6 +208,42 @@ mod tests {
                 assert_eq!(a.data[9 + 4], a.data[4] + 9.0);
             }
         }
+    }
+
+    #[test]
+    fn small_affine_is_seeded_and_off_by_default() {
+        let s = Sample {
+            case: "a".into(),
+            slice: None,
+            shape: vec![1, 2, 6, 6],
+            data: (0..72).map(|v| (v % 13) as f32).collect(),
+        };
+        let off = Augment {
+            rotate_degrees: 0.0,
+            scale: 0.0,
+            translate: 0.0,
+            ..Default::default()
+        };
+        assert!(off.is_identity());
+        assert_eq!(off.apply(&s, &mut rng_for(3, &["aug"])), s);
+        let aug = Augment {
+            rotate_degrees: 10.0,
+            scale: 0.1,
+            translate: 2.0,
+            ..Default::default()
+        };
+        assert!(!aug.is_identity());
+        let a = aug.apply(&s, &mut rng_for(3, &["aug"]));
+        assert_eq!(a, aug.apply(&s, &mut rng_for(3, &["aug"])));
+        assert_ne!(a, s);
+        assert_ne!(a, aug.apply(&s, &mut rng_for(4, &["aug"])));
+        // Every slice of a volume moves alike: equal slices stay equal.
+        let same = Sample {
+            data: [s.data[..36].to_vec(), s.data[..36].to_vec()].concat(),
+            ..s.clone()
+        };
+        let b = aug.apply(&same, &mut rng_for(3, &["aug"]));
+        assert_eq!(b.data[..36], b.data[36..]);
     }
 
     #[test]

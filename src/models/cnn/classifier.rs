@@ -16,7 +16,7 @@ use super::train::{
     train_classifier,
 };
 use super::transfer::{ChannelAdapt, LoadOptions, LoadReport, load_checkpoint};
-use super::{CnnError, inception, resnet};
+use super::{CnnError, inception, resnet, resnet3d};
 use crate::seed::SeededRng;
 use candle_core::DType;
 use candle_nn::VarMap;
@@ -37,6 +37,16 @@ pub enum ArchSpec {
         /// Stem type.
         stem: resnet::Stem,
     },
+    /// A 3-D ResNet ([`resnet3d::ResNet3d`]) on `[channels, d, h, w]` volumes
+    /// (`input.layout = { kind = "crop3d", ... }`).
+    Resnet3d {
+        /// 18, 34 or 50.
+        depth: resnet::ResNetDepth,
+        /// Planes of the first stage (64 in torchvision; 16–32 for 28³ volumes on a CPU).
+        base_width: usize,
+        /// Stem type (`small`: 3×3×3 at stride 1, no max pool).
+        stem: resnet::Stem,
+    },
     /// The Inception-style network.
     Inception {
         /// Width of the first Inception block's 1×1 branch (64 in Inception-v3).
@@ -50,8 +60,16 @@ impl ArchSpec {
     /// Name of the first convolution's weight (the one channel adaptation applies to).
     pub fn first_conv(&self) -> &'static str {
         match self {
-            ArchSpec::Resnet { .. } => "conv1.weight",
+            ArchSpec::Resnet { .. } | ArchSpec::Resnet3d { .. } => "conv1.weight",
             ArchSpec::Inception { .. } => "Conv2d_1a_3x3.conv.weight",
+        }
+    }
+
+    /// Rank of one input without the batch axis: 3 (`[c, h, w]`) or 4 (`[c, d, h, w]`).
+    pub fn input_rank(&self) -> usize {
+        match self {
+            ArchSpec::Resnet3d { .. } => 4,
+            ArchSpec::Resnet { .. } | ArchSpec::Inception { .. } => 3,
         }
     }
 
@@ -77,6 +95,20 @@ impl ArchSpec {
                     stem: *stem,
                 };
                 Box::new(resnet::ResNet::new(&cfg, frozen_stages, vb)?)
+            }
+            ArchSpec::Resnet3d {
+                depth,
+                base_width,
+                stem,
+            } => {
+                let cfg = resnet::ResNetConfig {
+                    depth: *depth,
+                    in_channels,
+                    num_classes: classes,
+                    base_width: *base_width,
+                    stem: *stem,
+                };
+                Box::new(resnet3d::ResNet3d::new(&cfg, frozen_stages, vb)?)
             }
             ArchSpec::Inception { width, stem_stride } => {
                 let cfg = inception::InceptionConfig {
@@ -217,7 +249,7 @@ impl CnnClassifier {
         spec: &CnnSpec,
         rng: &mut SeededRng,
     ) -> Result<FittedCnn, CnnError> {
-        let shape = check_samples(samples, labels, spec.classes)?;
+        let shape = check_samples(samples, labels, spec.classes, spec.arch.input_rank())?;
         let init_seed = rng.next_u64();
         let (varmap, vb) = seeded_varmap(init_seed);
         let mut net = spec
@@ -285,6 +317,7 @@ fn check_samples(
     samples: &[Sample],
     labels: &[usize],
     classes: usize,
+    rank: usize,
 ) -> Result<Vec<usize>, CnnError> {
     if samples.len() != labels.len() {
         return Err(CnnError::Shape {
@@ -294,13 +327,19 @@ fn check_samples(
     let first = samples
         .first()
         .ok_or(CnnError::TooFewClasses { classes: 0, n: 0 })?;
-    if first.shape.len() != 3 {
-        return Err(CnnError::Shape {
-            message: format!(
+    if first.shape.len() != rank {
+        let message = if rank == 3 {
+            format!(
                 "case {:?}: 2-D networks take [channels, h, w] inputs, got {:?} (use Sample::depth_as_channels for 3-D crops)",
                 first.case, first.shape
-            ),
-        });
+            )
+        } else {
+            format!(
+                "case {:?}: 3-D networks take [channels, d, h, w] inputs (input.layout kind \"crop3d\"), got {:?}",
+                first.case, first.shape
+            )
+        };
+        return Err(CnnError::Shape { message });
     }
     if let Some(s) = samples.iter().find(|s| s.shape != first.shape) {
         return Err(CnnError::Shape {

@@ -21,6 +21,11 @@
 //! - [`transfer`] loads `.safetensors` checkpoints strictly or partially with a
 //!   [`transfer::LoadReport`], adapts a 3-channel first convolution and freezes early stages.
 //!
+//! - 3-D: [`conv3d`] is a trainable 3-D convolution (im2col + GEMM forward and backward;
+//!   candle 0.11 has none) with a fused inference twin, [`layers3d`] holds 3-D batch norm,
+//!   pooling and adaptive pooling, and [`resnet3d::ResNet3d`] is ResNet-18/34/50 on
+//!   `[channels, d, h, w]` crops (`network = { arch = "resnet3d", ... }` with
+//!   `input.layout = { kind = "crop3d", depth = d }`).
 //! - [`fastconv::FusedConv`] runs folded convolutions at inference as one im2col + GEMM
 //!   custom op with bias, residual and ReLU fused; [`trainconv::conv2d`] is the trainable
 //!   convolution (GEMM forward and backward) used everywhere else.
@@ -28,20 +33,25 @@
 //! Determinism: results are bit-identical on rerun and independent of candle's thread count
 //! (`RAYON_NUM_THREADS`); the test `cnn_determinism` proves both on a tiny net.
 
+pub mod affine;
 pub mod augment;
 pub mod classifier;
+pub mod conv3d;
 pub mod fastconv;
 pub mod inception;
 pub mod input;
 pub mod layers;
+pub mod layers3d;
 pub mod optim;
 pub mod resnet;
+pub mod resnet3d;
 pub mod segment;
 pub mod store;
 pub mod train;
 pub mod trainconv;
 pub mod transfer;
 pub mod unet;
+pub mod unet3d;
 
 pub use candle_core::{Device, Tensor};
 

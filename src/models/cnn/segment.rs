@@ -195,6 +195,12 @@ pub fn fit_segmenter(
             "epochs ≥ 1, batch_size ≥ 2 and lr > 0 are required",
         ));
     }
+    if spec.augment.has_affine() {
+        return Err(CnnError::settings(
+            "augment",
+            "rotate_degrees, scale and translate are not supported for segmentation (the mask is not resampled)",
+        ));
+    }
     let first = samples
         .first()
         .ok_or_else(|| CnnError::settings("segmenter", "no training slices"))?;

@@ -31,9 +31,22 @@ pub enum ChannelAdapt {
 }
 
 impl ChannelAdapt {
-    /// Adapts `weight` `[out, c_old, kh, kw]` to `[out, k, kh, kw]`.
+    /// Adapts `weight` `[out, c_old, kh, kw]` to `[out, k, kh, kw]` (or a 3-D kernel
+    /// `[out, c_old, kd, kh, kw]` to `[out, k, kd, kh, kw]`).
     pub fn apply(self, weight: &Tensor, k: usize) -> Result<Tensor, CnnError> {
-        let (_, c_old, _, _) = weight.dims4()?;
+        if !(4..=5).contains(&weight.rank()) {
+            return Err(CnnError::settings(
+                "first_conv",
+                format!(
+                    "expected a 2-D or 3-D kernel, got shape {:?}",
+                    weight.dims()
+                ),
+            ));
+        }
+        let c_old = weight.dim(1)?;
+        // Repeat k times along the channel axis only.
+        let mut times = vec![1; weight.rank()];
+        times[1] = k;
         if k == 0 || c_old == 0 {
             return Err(CnnError::settings(
                 "first_conv",
@@ -41,8 +54,8 @@ impl ChannelAdapt {
             ));
         }
         let out = match self {
-            ChannelAdapt::Sum => (weight.sum_keepdim(1)? / k as f64)?.repeat((1, k, 1, 1))?,
-            ChannelAdapt::Mean => weight.mean_keepdim(1)?.repeat((1, k, 1, 1))?,
+            ChannelAdapt::Sum => (weight.sum_keepdim(1)? / k as f64)?.repeat(times)?,
+            ChannelAdapt::Mean => weight.mean_keepdim(1)?.repeat(times)?,
             ChannelAdapt::Repeat => {
                 let parts: Vec<Tensor> = (0..k)
                     .map(|c| weight.narrow(1, c % c_old, 1))

@@ -1,0 +1,508 @@
+//! 3-D convolution for the CPU, trainable (forward and backward) and fused for inference.
+//!
+//! Principal items: [`conv3d`] (with gradients for input and weight), [`FusedConv3d`] (bias,
+//! residual and ReLU in the epilogue, no gradients) and [`Conv3dShape`]. candle 0.11 has no 3-D
+//! convolution, so this is the 3-D analogue of [`super::trainconv`]: each volume is lowered to
+//! an im2col matrix `[c_in·kd·kh·kw, od·oh·ow]`, one GEMM gives `[c_out, od·oh·ow]`, and the
+//! gradients are the adjoints of that linear map, `∂W = ∂Y·colsᵀ` and `∂x = col2im(Wᵀ·∂Y)`.
+//! Volumes are processed in chunks laid side by side (as many as fit a fixed buffer budget, so
+//! the chunking depends on shapes only); `∂W` accumulates over chunks in a fixed order and gemm
+//! splits only its m and n axes across threads, so results do not depend on the thread count.
+//! Reference: Chellapilla et al. 2006 (im2col lowering); PyTorch's `Conv3d` for the semantics
+//! (NCDHW layout, weight `[c_out, c_in, kd, kh, kw]`, zero padding on both sides).
+
+use super::fastconv::{Epilogue, contiguous_f32, gemm_into, matmul};
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
+use rayon::prelude::*;
+
+/// Stride and zero padding of a 3-D convolution, per axis (depth, height, width).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Conv3dShape {
+    /// Stride along d, h, w.
+    pub stride: [usize; 3],
+    /// Zero padding on each side along d, h, w.
+    pub padding: [usize; 3],
+}
+
+impl Conv3dShape {
+    /// The same stride and padding along every axis.
+    pub fn cubic(stride: usize, padding: usize) -> Conv3dShape {
+        Conv3dShape {
+            stride: [stride.max(1); 3],
+            padding: [padding; 3],
+        }
+    }
+}
+
+/// Upper bound on the floats of one chunk's im2col matrix (64 MiB).
+const CHUNK_FLOATS: usize = 16 << 20;
+
+/// The full geometry of one 3-D convolution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Geometry3 {
+    c_in: usize,
+    c_out: usize,
+    kernel: [usize; 3],
+    stride: [usize; 3],
+    padding: [usize; 3],
+}
+
+impl Geometry3 {
+    fn new(weight: &[usize], shape: Conv3dShape) -> Result<Geometry3> {
+        let &[c_out, c_in, kd, kh, kw] = weight else {
+            candle_core::bail!("conv3d: weight must be [c_out, c_in, kd, kh, kw], got {weight:?}")
+        };
+        Ok(Geometry3 {
+            c_in,
+            c_out,
+            kernel: [kd, kh, kw],
+            stride: shape.stride.map(|s| s.max(1)),
+            padding: shape.padding,
+        })
+    }
+
+    /// Output extent along each axis, or an error naming the input when it is smaller than
+    /// the kernel.
+    fn out_size(&self, dims: [usize; 3]) -> Result<[usize; 3]> {
+        let mut out = [0; 3];
+        for a in 0..3 {
+            match (dims[a] + 2 * self.padding[a]).checked_sub(self.kernel[a]) {
+                Some(d) => out[a] = d / self.stride[a] + 1,
+                None => candle_core::bail!(
+                    "conv3d: input {dims:?} smaller than the kernel {:?}",
+                    self.kernel
+                ),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Rows of the im2col matrix: `c_in·kd·kh·kw`.
+    fn depth(&self) -> usize {
+        self.c_in * self.kernel.iter().product::<usize>()
+    }
+
+    /// Volumes per chunk so that a chunk's im2col matrix stays within [`CHUNK_FLOATS`].
+    fn chunk(&self, voxels: usize, batch: usize) -> usize {
+        (CHUNK_FLOATS / (self.depth() * voxels).max(1)).clamp(1, batch.max(1))
+    }
+
+    /// Output positions `first..last` along the width whose input column `o·s + kx − p` lies
+    /// inside `0..w`.
+    fn valid_columns(&self, kx: usize, w: usize, ow: usize) -> (usize, usize) {
+        let (s, p) = (self.stride[2], self.padding[2] as isize);
+        let first = ((p - kx as isize).max(0) as usize).div_ceil(s);
+        let right = w as isize + p - kx as isize;
+        let last = if right <= 0 {
+            0
+        } else {
+            (right as usize).div_ceil(s).min(ow)
+        };
+        (first, last.max(first))
+    }
+
+    /// Kernel tap (channel, kz, ky, kx) of im2col row `r`.
+    fn tap(&self, r: usize) -> (usize, usize, usize, usize) {
+        let [kd, kh, kw] = self.kernel;
+        (
+            r / (kd * kh * kw),
+            (r / (kh * kw)) % kd,
+            (r / kw) % kh,
+            r % kw,
+        )
+    }
+
+    /// Row `r` of one volume's im2col matrix (`od·oh·ow` values; zero outside the volume).
+    fn im2col_row(&self, x: &[f32], r: usize, dims: [usize; 3], out: [usize; 3], dst: &mut [f32]) {
+        let [d, h, w] = dims;
+        let [od, oh, ow] = out;
+        let (ci, kz, ky, kx) = self.tap(r);
+        let vol = &x[ci * d * h * w..(ci + 1) * d * h * w];
+        dst.iter_mut().for_each(|v| *v = 0.0);
+        let (first, last) = self.valid_columns(kx, w, ow);
+        if first == last {
+            return;
+        }
+        let sx = self.stride[2];
+        let x0 = first * sx + kx - self.padding[2];
+        for oz in 0..od {
+            let Some(iz) = self.source(0, oz, kz, d) else {
+                continue;
+            };
+            for oy in 0..oh {
+                let Some(iy) = self.source(1, oy, ky, h) else {
+                    continue;
+                };
+                let src = &vol[(iz * h + iy) * w..(iz * h + iy + 1) * w];
+                let row = &mut dst[(oz * oh + oy) * ow..(oz * oh + oy + 1) * ow];
+                if sx == 1 {
+                    row[first..last].copy_from_slice(&src[x0..x0 + last - first]);
+                } else {
+                    for (j, o) in row[first..last].iter_mut().enumerate() {
+                        *o = src[x0 + j * sx];
+                    }
+                }
+            }
+        }
+    }
+
+    /// Input index along `axis` read by output `o` at kernel tap `k`, if inside `0..n`.
+    fn source(&self, axis: usize, o: usize, k: usize, n: usize) -> Option<usize> {
+        (o * self.stride[axis] + k)
+            .checked_sub(self.padding[axis])
+            .filter(|&i| i < n)
+    }
+
+    /// The adjoint of the im2col lowering for one volume: adds each entry of `col` (rows
+    /// `row_stride` apart) back onto the input position it came from, in a fixed order.
+    fn col2im_add(
+        &self,
+        col: &[f32],
+        row_stride: usize,
+        dims: [usize; 3],
+        out: [usize; 3],
+        x: &mut [f32],
+    ) {
+        let [d, h, w] = dims;
+        let [od, oh, ow] = out;
+        let sx = self.stride[2];
+        for r in 0..self.depth() {
+            let (ci, kz, ky, kx) = self.tap(r);
+            let (first, last) = self.valid_columns(kx, w, ow);
+            if first == last {
+                continue;
+            }
+            let x0 = first * sx + kx - self.padding[2];
+            let src = &col[r * row_stride..r * row_stride + od * oh * ow];
+            let vol = &mut x[ci * d * h * w..(ci + 1) * d * h * w];
+            for oz in 0..od {
+                let Some(iz) = self.source(0, oz, kz, d) else {
+                    continue;
+                };
+                for oy in 0..oh {
+                    let Some(iy) = self.source(1, oy, ky, h) else {
+                        continue;
+                    };
+                    let dst = &mut vol[(iz * h + iy) * w..(iz * h + iy + 1) * w];
+                    let from = &src[(oz * oh + oy) * ow + first..(oz * oh + oy) * ow + last];
+                    for (j, v) in from.iter().enumerate() {
+                        dst[x0 + j * sx] += v;
+                    }
+                }
+            }
+        }
+    }
+
+    /// im2col matrices of `count` volumes side by side: `[depth, count·P]`.
+    fn cols(&self, x: &[f32], count: usize, dims: [usize; 3], out: [usize; 3]) -> Vec<f32> {
+        let in_len = self.c_in * dims.iter().product::<usize>();
+        let voxels: usize = out.iter().product();
+        let wide = count * voxels;
+        let mut cols = vec![0f32; self.depth() * wide];
+        cols.par_chunks_mut(wide.max(1))
+            .enumerate()
+            .for_each(|(r, row)| {
+                for (i, seg) in row.chunks_mut(voxels.max(1)).enumerate() {
+                    self.im2col_row(&x[i * in_len..(i + 1) * in_len], r, dims, out, seg);
+                }
+            });
+        cols
+    }
+
+    /// Convolution of NCDHW `input` (batch `b`, spatial `dims`) with `weight`
+    /// `[c_out, depth]`, then `epilogue`; returns the output and its shape.
+    fn forward(
+        &self,
+        input: &[f32],
+        b: usize,
+        dims: [usize; 3],
+        weight: &[f32],
+        epilogue: Epilogue<'_>,
+    ) -> Result<(Vec<f32>, Shape)> {
+        let out = self.out_size(dims)?;
+        let voxels: usize = out.iter().product();
+        let (in_len, out_len) = (
+            self.c_in * dims.iter().product::<usize>(),
+            self.c_out * voxels,
+        );
+        if input.len() != b * in_len || weight.len() != self.c_out * self.depth() {
+            candle_core::bail!(
+                "conv3d: {} input values and {} weights for geometry {self:?}",
+                input.len(),
+                weight.len()
+            )
+        }
+        let mut output = vec![0f32; b * out_len];
+        if let Some(r) = epilogue.residual
+            && r.len() != output.len()
+        {
+            candle_core::bail!(
+                "conv3d: residual has {} values, output {}",
+                r.len(),
+                output.len()
+            )
+        }
+        let chunk = self.chunk(voxels, b);
+        let par = parallelism();
+        for start in (0..b).step_by(chunk) {
+            let count = chunk.min(b - start);
+            let wide = count * voxels;
+            let cols = self.cols(&input[start * in_len..], count, dims, out);
+            let mut product = vec![0f32; self.c_out * wide];
+            matmul(
+                (self.c_out, wide, self.depth()),
+                &mut product,
+                (weight, 1, self.depth()),
+                (&cols, 1, wide),
+                par,
+            )?;
+            let dst = &mut output[start * out_len..(start + count) * out_len];
+            dst.par_chunks_mut(out_len)
+                .enumerate()
+                .for_each(|(i, image)| {
+                    let n = start + i;
+                    for (co, row) in image.chunks_mut(voxels).enumerate() {
+                        let src = &product[co * wide + i * voxels..co * wide + (i + 1) * voxels];
+                        let bias = epilogue.bias.map_or(0.0, |b| b[co]);
+                        let res = epilogue.residual.map(|r| {
+                            &r[n * out_len + co * voxels..n * out_len + (co + 1) * voxels]
+                        });
+                        for (j, v) in row.iter_mut().enumerate() {
+                            let mut y = src[j] + bias;
+                            if let Some(r) = res {
+                                y += r[j];
+                            }
+                            // `max` keeps NaN out of ReLU's output as candle's relu does.
+                            *v = if epilogue.relu { y.max(0.0) } else { y };
+                        }
+                    }
+                });
+        }
+        let [od, oh, ow] = out;
+        Ok((output, Shape::from((b, self.c_out, od, oh, ow))))
+    }
+}
+
+/// gemm's threading for candle's current thread count.
+fn parallelism() -> gemm::Parallelism {
+    let threads = candle_core::utils::get_num_threads();
+    if threads > 1 {
+        gemm::Parallelism::Rayon(threads)
+    } else {
+        gemm::Parallelism::None
+    }
+}
+
+/// `(batch, [d, h, w])` of an NCDHW layout with `c` channels.
+fn dims5(shape: &Shape, c: usize) -> Result<(usize, [usize; 3])> {
+    let (b, ch, d, h, w) = shape.dims5()?;
+    if ch != c {
+        candle_core::bail!("conv3d: input has {ch} channels, the weight expects {c}")
+    }
+    Ok((b, [d, h, w]))
+}
+
+/// The trainable 3-D convolution op (no bias).
+#[derive(Debug, Clone, Copy)]
+struct TrainConv3d(Conv3dShape);
+
+/// Convolution of `xs` `[b, c_in, d, h, w]` by `weight` `[c_out, c_in, kd, kh, kw]` with
+/// gradients for both (f32, CPU).
+pub fn conv3d(xs: &Tensor, weight: &Tensor, shape: Conv3dShape) -> Result<Tensor> {
+    xs.contiguous()?
+        .apply_op2(&weight.contiguous()?, TrainConv3d(shape))
+}
+
+impl CustomOp2 for TrainConv3d {
+    fn name(&self) -> &'static str {
+        "radbench-conv3d"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let geom = Geometry3::new(l2.dims(), self.0)?;
+        let (b, dims) = dims5(l1.shape(), geom.c_in)?;
+        let epilogue = Epilogue {
+            bias: None,
+            residual: None,
+            relu: false,
+        };
+        let x = contiguous_f32(s1, l1)?;
+        let w = contiguous_f32(s2, l2)?;
+        let (out, shape) = geom.forward(x, b, dims, w, epilogue)?;
+        Ok((CpuStorage::F32(out), shape))
+    }
+
+    fn bwd(
+        &self,
+        xs: &Tensor,
+        weight: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let geom = Geometry3::new(weight.dims(), self.0)?;
+        let (b, dims) = dims5(xs.shape(), geom.c_in)?;
+        let out = geom.out_size(dims)?;
+        let x = xs.flatten_all()?.to_vec1::<f32>()?;
+        let wt = weight.flatten_all()?.to_vec1::<f32>()?;
+        let g = grad.flatten_all()?.to_vec1::<f32>()?;
+        let (depth, voxels) = (geom.depth(), out.iter().product::<usize>());
+        let (in_len, out_len) = (
+            geom.c_in * dims.iter().product::<usize>(),
+            geom.c_out * voxels,
+        );
+        let chunk = geom.chunk(voxels, b);
+        let par = parallelism();
+        let mut grad_w = vec![0f32; geom.c_out * depth];
+        let mut grad_x = vec![0f32; b * in_len];
+        for start in (0..b).step_by(chunk) {
+            let count = chunk.min(b - start);
+            let wide = count * voxels;
+            // ∂Y of the chunk as [c_out, count·P]: column i·P + p is voxel p of volume i.
+            let mut g_wide = vec![0f32; geom.c_out * wide];
+            g_wide
+                .par_chunks_mut(wide)
+                .enumerate()
+                .for_each(|(co, row)| {
+                    for (i, seg) in row.chunks_mut(voxels).enumerate() {
+                        let from = (start + i) * out_len + co * voxels;
+                        seg.copy_from_slice(&g[from..from + voxels]);
+                    }
+                });
+            let mut cols = geom.cols(&x[start * in_len..], count, dims, out);
+            // ∂W[c_out, depth] += ∂Y[c_out, wide] · colsᵀ[wide, depth], chunk after chunk.
+            gemm_into(
+                (geom.c_out, depth, wide),
+                &mut grad_w,
+                start > 0,
+                (&g_wide, 1, wide),
+                (&cols, wide, 1),
+                par,
+            )?;
+            // ∂cols[depth, wide] = Wᵀ[depth, c_out] · ∂Y[c_out, wide], then back onto volumes.
+            matmul(
+                (depth, wide, geom.c_out),
+                &mut cols,
+                (&wt, depth, 1),
+                (&g_wide, 1, wide),
+                par,
+            )?;
+            grad_x[start * in_len..(start + count) * in_len]
+                .par_chunks_mut(in_len)
+                .enumerate()
+                .for_each(|(i, dst)| {
+                    geom.col2im_add(&cols[i * voxels..], wide, dims, out, dst);
+                });
+        }
+        Ok((
+            Some(Tensor::from_vec(grad_x, xs.shape(), xs.device())?),
+            Some(Tensor::from_vec(grad_w, weight.shape(), weight.device())?),
+        ))
+    }
+}
+
+/// A 3-D convolution with folded batch norm for inference: convolution + bias (+ residual)
+/// (+ ReLU) in one op, without gradients.
+#[derive(Debug, Clone)]
+pub struct FusedConv3d {
+    /// `[c_out, c_in·kd·kh·kw]`, row-major.
+    weight: Vec<f32>,
+    bias: Vec<f32>,
+    geom: Geometry3,
+}
+
+/// One application of a [`FusedConv3d`].
+struct Call3<'a> {
+    conv: &'a FusedConv3d,
+    relu: bool,
+}
+
+impl FusedConv3d {
+    /// From a `[c_out, c_in, kd, kh, kw]` weight and a `[c_out]` bias.
+    pub fn new(weight: &Tensor, bias: &Tensor, shape: Conv3dShape) -> Result<FusedConv3d> {
+        let geom = Geometry3::new(weight.dims(), shape)?;
+        let bias: Vec<f32> = bias.to_dtype(candle_core::DType::F32)?.to_vec1()?;
+        if bias.len() != geom.c_out {
+            candle_core::bail!(
+                "conv3d: {} bias values for {} outputs",
+                bias.len(),
+                geom.c_out
+            )
+        }
+        Ok(FusedConv3d {
+            weight: weight
+                .flatten_all()?
+                .to_dtype(candle_core::DType::F32)?
+                .to_vec1()?,
+            bias,
+            geom,
+        })
+    }
+
+    /// Convolution and bias of `xs` `[b, c_in, d, h, w]`, then ReLU when `relu`.
+    pub fn forward(&self, xs: &Tensor, relu: bool) -> Result<Tensor> {
+        xs.contiguous()?
+            .apply_op1_no_bwd(&Call3 { conv: self, relu })
+    }
+
+    /// As [`FusedConv3d::forward`], adding `residual` (of the output's shape) before the ReLU.
+    pub fn forward_residual(&self, xs: &Tensor, residual: &Tensor, relu: bool) -> Result<Tensor> {
+        xs.contiguous()?
+            .apply_op2_no_bwd(&residual.contiguous()?, &Call3 { conv: self, relu })
+    }
+
+    fn run(
+        &self,
+        input: &[f32],
+        shape: &Shape,
+        residual: Option<&[f32]>,
+        relu: bool,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (b, dims) = dims5(shape, self.geom.c_in)?;
+        let epilogue = Epilogue {
+            bias: Some(&self.bias),
+            residual,
+            relu,
+        };
+        let (out, shape) = self.geom.forward(input, b, dims, &self.weight, epilogue)?;
+        Ok((CpuStorage::F32(out), shape))
+    }
+}
+
+impl CustomOp1 for Call3<'_> {
+    fn name(&self) -> &'static str {
+        "radbench-fused-conv3d"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let x = contiguous_f32(storage, layout)?;
+        self.conv.run(x, layout.shape(), None, self.relu)
+    }
+}
+
+impl CustomOp2 for Call3<'_> {
+    fn name(&self) -> &'static str {
+        "radbench-fused-conv3d-residual"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let x = contiguous_f32(s1, l1)?;
+        let r = contiguous_f32(s2, l2)?;
+        self.conv.run(x, l1.shape(), Some(r), self.relu)
+    }
+}
+
+#[cfg(test)]
+#[path = "conv3d_tests.rs"]
+mod tests;

@@ -57,7 +57,12 @@ fn subset_cohort_has_ids_splits_labels_and_shape_masks() {
     assert_eq!(cases[0].id, "train-0001");
     assert_eq!(cases[60].id, "val-0001");
     assert_eq!(cases[119].id, "test-0040");
-    let count = |s: &str| cases.iter().filter(|c| c.split.as_deref() == Some(s)).count();
+    let count = |s: &str| {
+        cases
+            .iter()
+            .filter(|c| c.split.as_deref() == Some(s))
+            .count()
+    };
     assert_eq!((count("train"), count("val"), count("test")), (60, 20, 40));
     assert!(
         cases
@@ -90,14 +95,20 @@ fn truncated_npz_fails_verification_and_decoding_with_the_file_named() {
     let msg = Cohort::open(&manifest, &dir.path().join("cache"))
         .unwrap_err()
         .to_string();
-    assert!(msg.contains("fail verification") && msg.contains("cut.npz"), "{msg}");
+    assert!(
+        msg.contains("fail verification") && msg.contains("cut.npz"),
+        "{msg}"
+    );
     // Declared with the truncated file's own hash: decoding fails with a clear error.
     let sha = radbench::data::manifest::sha256_file(&cut).unwrap();
     let manifest = subset_manifest(dir.path(), &cut, &sha);
     let err = Cohort::open(&manifest, &dir.path().join("cache")).unwrap_err();
     assert!(matches!(err, DataError::Npz { .. }), "{err}");
     let msg = err.to_string();
-    assert!(msg.contains("cut.npz") && msg.contains("cannot read npz"), "{msg}");
+    assert!(
+        msg.contains("cut.npz") && msg.contains("cannot read npz"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -159,12 +170,15 @@ acc = { "resnet18-2.5d" = 0.772, "auto-sklearn" = 0.802 }
     let (report_dir, report) = out.report.unwrap();
     assert_eq!(report.parts, vec!["test".to_string()]);
     for model in &report.models {
-        assert_eq!(model.n_cases, 40, "{}: only test cases are predicted", model.id);
+        assert_eq!(
+            model.n_cases, 40,
+            "{}: only test cases are predicted",
+            model.id
+        );
     }
     let summary = report.test_summary.as_ref().unwrap();
     assert_eq!(summary.n_test, 40);
-    let expected_majority =
-        summary.n_positive.max(40 - summary.n_positive) as f64 / 40.0;
+    let expected_majority = summary.n_positive.max(40 - summary.n_positive) as f64 / 40.0;
     assert_eq!(summary.majority_accuracy, expected_majority);
     for row in &summary.models {
         let [lo, hi] = row.auc_ci_bootstrap;
@@ -172,13 +186,20 @@ acc = { "resnet18-2.5d" = 0.772, "auto-sklearn" = 0.802 }
         assert!(row.threshold.is_some(), "{}: a val threshold", row.id);
     }
     assert_eq!(summary.holm_p.len(), 1);
-    let methods: Vec<&str> = summary.published.iter().map(|p| p.method.as_str()).collect();
+    let methods: Vec<&str> = summary
+        .published
+        .iter()
+        .map(|p| p.method.as_str())
+        .collect();
     assert_eq!(methods, ["resnet18-2.5d", "resnet18-3d", "auto-sklearn"]);
     assert!(summary.published[0].auc.is_some() && summary.published[1].auc.is_none());
     // The CNN early-stopped on the 20 val cases: its curve has a val AUC every epoch.
     let cnn = &report.models[1];
     let epochs = cnn.cell_summaries[0]["epochs"].as_array().unwrap();
-    assert!(epochs.iter().all(|e| e["val_auc"].is_number()), "{epochs:?}");
+    assert!(
+        epochs.iter().all(|e| e["val_auc"].is_number()),
+        "{epochs:?}"
+    );
     let md = std::fs::read_to_string(report_dir.join("report.md")).unwrap();
     assert!(md.contains("Test split") && md.contains("Holm"), "{md}");
     // Train and val cases are never predicted; every test case is.

@@ -58,7 +58,9 @@ pub fn read_medmnist_split(
     let mut arrays = read_npz(path, &[&images_name, &labels_name])?;
     let (Some(labels), Some(images)) = (arrays.remove(&labels_name), arrays.remove(&images_name))
     else {
-        return Err(bad(format!("expected the arrays `{images_name}` and `{labels_name}`")));
+        return Err(bad(format!(
+            "expected the arrays `{images_name}` and `{labels_name}`"
+        )));
     };
     let is_u8 = |a: &NpyArray| matches!(a.descr.as_str(), "|u1" | "<u1" | "u1" | "|b1");
     if !is_u8(&images) || images.shape.len() != 4 {
@@ -157,9 +159,7 @@ fn zip_entries(b: &[u8]) -> Result<Vec<ZipEntry>, String> {
             return Err("encrypted zip members are not supported".into());
         }
         let (name_len, extra_len, comment_len) = (short(28)?, short(30)?, short(32)?);
-        let name = b
-            .get(at + 46..at + 46 + name_len)
-            .ok_or_else(truncated)?;
+        let name = b.get(at + 46..at + 46 + name_len).ok_or_else(truncated)?;
         entries.push(ZipEntry {
             name: String::from_utf8_lossy(name).into_owned(),
             method: short(10)? as u16,
@@ -195,7 +195,11 @@ fn entry_bytes(b: &[u8], entry: &ZipEntry) -> Result<Vec<u8>, String> {
                 .read_to_end(&mut out)
                 .map_err(|e| format!("corrupt deflate stream: {e}"))?;
         }
-        m => return Err(format!("compression method {m} is not supported (stored or deflate)")),
+        m => {
+            return Err(format!(
+                "compression method {m} is not supported (stored or deflate)"
+            ));
+        }
     }
     if out.len() != entry.size {
         return Err(format!(
@@ -258,9 +262,7 @@ fn parse_npy(b: &[u8]) -> Result<NpyArray, String> {
         other => return Err(format!("dtype {other} is not supported (uint8 expected)")),
     };
     let n = shape.iter().product::<usize>() * item;
-    let data = b
-        .get(header_start + header_len..)
-        .ok_or("truncated data")?;
+    let data = b.get(header_start + header_len..).ok_or("truncated data")?;
     if data.len() != n {
         return Err(format!("expected {n} bytes of data, found {}", data.len()));
     }
@@ -279,7 +281,9 @@ mod tests {
     /// A small MedMNIST-like file: two train volumes of 2×3×4, one val and one test.
     fn write_tiny(path: &Path) {
         let volume = |n: usize, fill: u8| {
-            let values: Vec<u8> = (0..n * 24).map(|v| if v % 5 == 0 { 0 } else { fill }).collect();
+            let values: Vec<u8> = (0..n * 24)
+                .map(|v| if v % 5 == 0 { 0 } else { fill })
+                .collect();
             Tensor::from_vec(values, (n, 2, 3, 4), &candle_core::Device::Cpu).unwrap()
         };
         let labels = |v: Vec<u8>| {
@@ -312,7 +316,10 @@ mod tests {
         assert_eq!(train.volumes[1][..6], [0, 255, 255, 255, 255, 0]);
         let first = read_medmnist_split(&path, "train", Some(1)).unwrap();
         assert_eq!(first.labels, vec![0]);
-        assert_eq!(read_medmnist_split(&path, "val", None).unwrap().labels, vec![1]);
+        assert_eq!(
+            read_medmnist_split(&path, "val", None).unwrap().labels,
+            vec![1]
+        );
     }
 
     #[test]
@@ -323,7 +330,10 @@ mod tests {
         let msg = read_medmnist_split(&path, "holdout", None)
             .unwrap_err()
             .to_string();
-        assert!(msg.contains("tiny.npz") && msg.contains("holdout_images"), "{msg}");
+        assert!(
+            msg.contains("tiny.npz") && msg.contains("holdout_images"),
+            "{msg}"
+        );
         let bytes = std::fs::read(&path).unwrap();
         let cut = dir.path().join("cut.npz");
         std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
@@ -340,7 +350,10 @@ mod tests {
         write_tiny(&path);
         let mut bytes = std::fs::read(&path).unwrap();
         // The last voxel byte of the first member (train_images, stored uncompressed).
-        let magic = bytes.windows(6).position(|w| w == b"\x93NUMPY".as_slice()).unwrap();
+        let magic = bytes
+            .windows(6)
+            .position(|w| w == b"\x93NUMPY".as_slice())
+            .unwrap();
         let header_len = usize::from(u16::from_le_bytes([bytes[magic + 8], bytes[magic + 9]]));
         let last_voxel = magic + 10 + header_len + 2 * 24 - 1;
         bytes[last_voxel] ^= 0x55;
@@ -349,6 +362,9 @@ mod tests {
         let msg = read_medmnist_split(&flipped, "train", None)
             .unwrap_err()
             .to_string();
-        assert!(msg.contains("CRC-32") && msg.contains("flipped.npz"), "{msg}");
+        assert!(
+            msg.contains("CRC-32") && msg.contains("flipped.npz"),
+            "{msg}"
+        );
     }
 }

@@ -409,18 +409,41 @@ mod tests {
     #[test]
     fn predefined_keeps_the_given_sides_and_rejects_gaps() {
         let ids = ["a", "b", "c", "d", "e"];
-        let splits = [Some("train"), Some("test"), Some("val"), Some("train"), Some("test")];
+        let splits = [
+            Some("train"),
+            Some("test"),
+            Some("val"),
+            Some("train"),
+            Some("test"),
+        ];
         let f = predefined(&ids, &ids, &splits).unwrap();
         assert_eq!(f.k(), 1);
         assert_eq!(f.name(0), "test");
         assert_eq!(f.train_indices(0), [0, 3]);
         assert_eq!(f.val_indices(0), [2]);
         assert_eq!(f.test_indices(0), [1, 4]);
-        let missing = [Some("train"), None, Some("val"), Some("train"), Some("test")];
+        let missing = [
+            Some("train"),
+            None,
+            Some("val"),
+            Some("train"),
+            Some("test"),
+        ];
         let e = predefined(&ids, &ids, &missing).unwrap_err().to_string();
         assert!(e.contains("case b"), "{e}");
-        let odd = [Some("train"), Some("dev"), Some("val"), Some("train"), Some("test")];
-        assert!(predefined(&ids, &ids, &odd).unwrap_err().to_string().contains("dev"));
+        let odd = [
+            Some("train"),
+            Some("dev"),
+            Some("val"),
+            Some("train"),
+            Some("test"),
+        ];
+        assert!(
+            predefined(&ids, &ids, &odd)
+                .unwrap_err()
+                .to_string()
+                .contains("dev")
+        );
         let leaky = ["p", "p", "q", "r", "s"];
         let e = predefined(&ids, &leaky, &splits).unwrap_err().to_string();
         assert!(e.contains("patient p"), "{e}");

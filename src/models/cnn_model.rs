@@ -127,12 +127,14 @@ impl ModelKind for CnnKind {
         }
         let has_validation =
             spec.validation == ValidationSource::Split || spec.validation_fraction > 0.0;
-        spec.classifier_spec(2).check_with(has_validation).map_err(|e| match e {
-            super::cnn::CnnError::Settings { key, message } => {
-                SettingsError::for_key(&key, message)
-            }
-            other => SettingsError::for_key("kind", other.to_string()),
-        })?;
+        spec.classifier_spec(2)
+            .check_with(has_validation)
+            .map_err(|e| match e {
+                super::cnn::CnnError::Settings { key, message } => {
+                    SettingsError::for_key(&key, message)
+                }
+                other => SettingsError::for_key("kind", other.to_string()),
+            })?;
         Ok(Box::new(CnnModel {
             id: id.to_string(),
             spec,

@@ -140,18 +140,20 @@ pub fn summarise_test(
     let mut methods: Vec<(&RawPublished, &String)> = Vec::new();
     if let Some(p) = published {
         methods.extend(p.auc.keys().map(|k| (p, k)));
-        methods.extend(p.acc.keys().filter(|k| !p.auc.contains_key(*k)).map(|k| (p, k)));
+        methods.extend(
+            p.acc
+                .keys()
+                .filter(|k| !p.auc.contains_key(*k))
+                .map(|k| (p, k)),
+        );
     }
     let published_rows = methods
         .into_iter()
         .map(|(p, method)| {
             let published_auc = p.auc.get(method).copied();
             let row = rows.iter().find(|r| &r.id == method);
-            let inside = |ci: Option<[f64; 2]>| {
-                published_auc
-                    .zip(ci)
-                    .map(|(a, c)| c[0] <= a && a <= c[1])
-            };
+            let inside =
+                |ci: Option<[f64; 2]>| published_auc.zip(ci).map(|(a, c)| c[0] <= a && a <= c[1]);
             PublishedTestRow {
                 method: method.clone(),
                 published_auc,

@@ -213,7 +213,12 @@ impl Manifest {
             None => (None, None),
         };
         if let Some(medmnist) = &raw.medmnist {
-            if let Some(other) = raw.synthetic.as_ref().map(Spanned::span).or_else(|| raw.case.first().map(Spanned::span)) {
+            if let Some(other) = raw
+                .synthetic
+                .as_ref()
+                .map(Spanned::span)
+                .or_else(|| raw.case.first().map(Spanned::span))
+            {
                 return Err(ctx.error(
                     other.start,
                     "a manifest has one of [medmnist], [synthetic] or [[case]] entries".into(),

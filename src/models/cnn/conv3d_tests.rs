@@ -72,7 +72,10 @@ fn to_f32(v: &[f64]) -> Vec<f32> {
 }
 
 /// Geometries: (x dims, weight dims, stride, padding), strides and paddings mixed per axis.
-fn cases() -> Vec<([usize; 5], [usize; 5], [usize; 3], [usize; 3])> {
+/// Input shape, weight shape, stride and padding of one convolution case.
+type ConvCase = ([usize; 5], [usize; 5], [usize; 3], [usize; 3]);
+
+fn cases() -> Vec<ConvCase> {
     vec![
         ([2, 2, 5, 6, 7], [3, 2, 3, 3, 3], [1, 1, 1], [1, 1, 1]),
         ([3, 3, 7, 6, 5], [4, 3, 3, 3, 3], [2, 2, 2], [1, 1, 1]),

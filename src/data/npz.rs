@@ -313,7 +313,8 @@ mod tests {
         assert_eq!(train.shape, [2, 3, 4]);
         assert_eq!(train.labels, vec![0, 1]);
         assert_eq!(train.volumes.len(), 2);
-        assert_eq!(train.volumes[1][..6], [0, 255, 255, 255, 255, 0]);
+        // Sample 1 starts at flat index 24: 24 % 5 = 4, so its second voxel (25) is the 0.
+        assert_eq!(train.volumes[1][..6], [255, 0, 255, 255, 255, 255]);
         let first = read_medmnist_split(&path, "train", Some(1)).unwrap();
         assert_eq!(first.labels, vec![0]);
         assert_eq!(

@@ -20,6 +20,7 @@ mod experiments;
 mod fusion_kind;
 mod leakage;
 mod leakage_fusion;
+mod medmnist;
 mod report_figures;
 mod resume_kill;
 mod seed_sweep;

@@ -12,6 +12,7 @@
 use super::DataError;
 use super::image::{Image, Mask};
 use super::manifest::{CaseEntry, Manifest, ManifestSource, verify};
+use super::medmnist::materialise_medmnist;
 use super::nifti::{read_image, read_mask};
 use super::synth::{generated_description, scenario_by_name, write_synthetic_cohort};
 use std::path::{Path, PathBuf};
@@ -42,6 +43,14 @@ impl Cohort {
             ManifestSource::Files(_) => {
                 verify(&manifest).into_result()?;
                 manifest.clone()
+            }
+            ManifestSource::MedMnist(source) => {
+                // The .npz file itself is verified before a byte of it is decoded.
+                verify(&manifest).into_result()?;
+                let path = materialise_medmnist(source, &manifest.name, cache_dir)?;
+                let files = Manifest::load(&path)?;
+                verify(&files).into_result()?;
+                files
             }
             ManifestSource::Synthetic { scenario, n, seed } => {
                 let path = materialise_synthetic(scenario, *n, *seed, cache_dir)?;

@@ -44,6 +44,7 @@ fn write_case(dir: &Path, id: &str, mask_dims: [usize; 3], lesion_voxels: usize)
         image: image_ref,
         mask: mask_ref,
         channels: BTreeMap::new(),
+        split: None,
     }
 }
 

@@ -15,6 +15,15 @@ pub enum DataError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// A `.npz` file that cannot be read: a truncated or corrupt zip, or arrays missing or of
+    /// the wrong shape or dtype.
+    #[error("{path}: cannot read npz: {reason}")]
+    Npz {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
     /// An NRRD file could not be read.
     #[error(transparent)]
     Nrrd(#[from] super::nrrd::NrrdError),

@@ -12,7 +12,9 @@
 pub mod cohort;
 pub mod image;
 pub mod manifest;
+pub mod medmnist;
 pub mod nifti;
+pub mod npz;
 pub mod nrrd;
 pub mod split;
 pub mod synth;

@@ -27,6 +27,9 @@ pub struct Part {
     pub train: Vec<usize>,
     /// Test case indices, ascending.
     pub test: Vec<usize>,
+    /// Validation case indices, ascending: held out of fitting for model selection, early
+    /// stopping and the threshold choice (a [`predefined`] split; empty otherwise).
+    pub val: Vec<usize>,
 }
 
 /// The parts of one split (one repeat).
@@ -54,6 +57,11 @@ impl Folds {
     /// Training case indices of part `fold`, ascending.
     pub fn train_indices(&self, fold: usize) -> &[usize] {
         &self.parts[fold].train
+    }
+
+    /// Validation case indices of part `fold`, ascending (empty unless the split is predefined).
+    pub fn val_indices(&self, fold: usize) -> &[usize] {
+        &self.parts[fold].val
     }
 
     /// For k-fold splits: the fold of each case (`None` for cases in no test part).
@@ -156,6 +164,7 @@ pub fn stratified_group_kfold(
                     name: format!("fold {f}"),
                     train: complement(n, &test),
                     test,
+                    val: Vec::new(),
                 }
             })
             .collect(),
@@ -196,6 +205,7 @@ pub fn stratified_group_holdout(
             name: "hold-out".into(),
             train: complement(classes.len(), &test),
             test,
+            val: Vec::new(),
         }],
     })
 }
@@ -234,9 +244,70 @@ pub fn by_site(
             name: format!("site {site}"),
             train: train.clone(),
             test,
+            val: Vec::new(),
         });
     }
     Ok(Folds { parts })
+}
+
+/// The split a cohort comes with (MedMNIST's official one, say): cases marked `train` are
+/// fitted on, `val` ones choose the model (early stopping, threshold), and `test` ones are
+/// touched once, in one part named `test`. `splits[i]` is case i's mark; a case without one,
+/// an unknown mark, or a patient on two sides is an error naming the case.
+pub fn predefined(
+    case_ids: &[&str],
+    patients: &[&str],
+    splits: &[Option<&str>],
+) -> Result<Folds, DataError> {
+    let (mut train, mut val, mut test) = (Vec::new(), Vec::new(), Vec::new());
+    let mut side_of: BTreeMap<&str, &str> = BTreeMap::new();
+    for (i, split) in splits.iter().enumerate() {
+        let side = match split {
+            Some(s @ ("train" | "val" | "test")) => *s,
+            Some(other) => {
+                return Err(DataError::Split(format!(
+                    "case {}: split {other:?} is not one of \"train\", \"val\", \"test\"",
+                    case_ids[i]
+                )));
+            }
+            None => {
+                return Err(DataError::Split(format!(
+                    "case {}: a predefined split needs `split = \"train\"|\"val\"|\"test\"` on every case",
+                    case_ids[i]
+                )));
+            }
+        };
+        if let Some(&seen) = side_of.get(patients[i])
+            && seen != side
+        {
+            return Err(DataError::Split(format!(
+                "case {}: patient {} is in both the {seen} and the {side} split",
+                case_ids[i], patients[i]
+            )));
+        }
+        side_of.insert(patients[i], side);
+        match side {
+            "train" => train.push(i),
+            "val" => val.push(i),
+            _ => test.push(i),
+        }
+    }
+    if train.is_empty() || test.is_empty() {
+        return Err(DataError::Split(format!(
+            "a predefined split needs train and test cases; found {} train, {} val, {} test",
+            train.len(),
+            val.len(),
+            test.len()
+        )));
+    }
+    Ok(Folds {
+        parts: vec![Part {
+            name: "test".into(),
+            train,
+            test,
+            val,
+        }],
+    })
 }
 
 #[cfg(test)]
@@ -333,5 +404,50 @@ mod tests {
         let e = by_site(&sites, &leaky, &["A".into()], &["B".into()]).unwrap_err();
         assert!(e.to_string().contains("p1"), "{e}");
         assert!(by_site(&sites, &patients, &["Z".into()], &["B".into()]).is_err());
+    }
+
+    #[test]
+    fn predefined_keeps_the_given_sides_and_rejects_gaps() {
+        let ids = ["a", "b", "c", "d", "e"];
+        let splits = [
+            Some("train"),
+            Some("test"),
+            Some("val"),
+            Some("train"),
+            Some("test"),
+        ];
+        let f = predefined(&ids, &ids, &splits).unwrap();
+        assert_eq!(f.k(), 1);
+        assert_eq!(f.name(0), "test");
+        assert_eq!(f.train_indices(0), [0, 3]);
+        assert_eq!(f.val_indices(0), [2]);
+        assert_eq!(f.test_indices(0), [1, 4]);
+        let missing = [
+            Some("train"),
+            None,
+            Some("val"),
+            Some("train"),
+            Some("test"),
+        ];
+        let e = predefined(&ids, &ids, &missing).unwrap_err().to_string();
+        assert!(e.contains("case b"), "{e}");
+        let odd = [
+            Some("train"),
+            Some("dev"),
+            Some("val"),
+            Some("train"),
+            Some("test"),
+        ];
+        assert!(
+            predefined(&ids, &ids, &odd)
+                .unwrap_err()
+                .to_string()
+                .contains("dev")
+        );
+        let leaky = ["p", "p", "q", "r", "s"];
+        let e = predefined(&ids, &leaky, &splits).unwrap_err().to_string();
+        assert!(e.contains("patient p"), "{e}");
+        let no_test = [Some("train"); 5];
+        assert!(predefined(&ids, &ids, &no_test).is_err());
     }
 }

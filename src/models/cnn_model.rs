@@ -10,7 +10,12 @@
 //! network = { arch = "resnet", depth = "resnet18", base_width = 8, stem = "small" }
 //! train = { epochs = 8, batch_size = 32, lr = 0.001 }
 //! aggregate = "mean"              # patch → patient
+//! validation = "split"            # early stopping on a predefined split's val cases
 //! ```
+//! With a predefined split (`[split] kind = "predefined"`) the split's `val` cases always
+//! serve for early stopping, replacing any inner `validation_fraction`; `validation = "split"`
+//! says so explicitly (it allows `train.patience` without an inner fraction) and makes a
+//! split without val cases an error.
 //! A 3-D network takes one `[channels, d, h, w]` crop per case centred on the lesion:
 //! ```toml
 //! input = { layout = { kind = "crop3d", depth = 28 }, size = [28, 28], normalise = { kind = "z-score" } }
@@ -25,10 +30,10 @@
 
 use super::cnn::classifier::{Aggregate, ArchSpec, CnnClassifier, CnnSpec, FittedCnn, Pretrained};
 use super::cnn::input::{Layout, PatchSpec, Sample, extract};
-use super::cnn::train::TrainSpec;
+use super::cnn::train::{Labelled, TrainSpec};
 use super::{
     CaseImages, Fitted, Model, ModelError, ModelKind, PatchPrediction, PredictData, SettingsError,
-    TrainingData, check_training_data,
+    TrainingData, ValidationData, check_training_data,
 };
 use crate::seed::SeededRng;
 use ndarray::Array2;
@@ -62,6 +67,21 @@ pub struct CnnModelSpec {
     /// (`[c, d, h, w]` → `[c·d, h, w]`), e.g. the frames of a cine (default false).
     #[serde(default)]
     pub frames_as_channels: bool,
+    /// Where early-stopping cases come from.
+    #[serde(default)]
+    pub validation: ValidationSource,
+}
+
+/// Where the cases for early stopping come from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ValidationSource {
+    /// An inner stratified `validation_fraction` of the training cases (none when 0), unless
+    /// the split gives validation cases.
+    #[default]
+    Inner,
+    /// The `val` cases of a predefined split (required).
+    Split,
 }
 
 fn default_channels() -> Vec<String> {
@@ -110,12 +130,22 @@ impl ModelKind for CnnKind {
                 "`frames_as_channels = true` needs a 2-D network and `input.layout = { kind = \"crop3d\", ... }`",
             ));
         }
-        spec.classifier_spec(2).check().map_err(|e| match e {
-            super::cnn::CnnError::Settings { key, message } => {
-                SettingsError::for_key(&key, message)
-            }
-            other => SettingsError::for_key("kind", other.to_string()),
-        })?;
+        if spec.validation == ValidationSource::Split && spec.validation_fraction > 0.0 {
+            return Err(SettingsError::for_key(
+                "validation_fraction",
+                "`validation = \"split\"` early-stops on the split's val cases; drop validation_fraction",
+            ));
+        }
+        let has_validation =
+            spec.validation == ValidationSource::Split || spec.validation_fraction > 0.0;
+        spec.classifier_spec(2)
+            .check_with(has_validation)
+            .map_err(|e| match e {
+                super::cnn::CnnError::Settings { key, message } => {
+                    SettingsError::for_key(&key, message)
+                }
+                other => SettingsError::for_key("kind", other.to_string()),
+            })?;
         Ok(Box::new(CnnModel {
             id: id.to_string(),
             spec,
@@ -189,6 +219,43 @@ impl Model for CnnModel {
         data: &TrainingData<'_>,
         rng: &mut SeededRng,
     ) -> Result<Box<dyn Fitted>, ModelError> {
+        if self.spec.validation == ValidationSource::Split {
+            return Err(ModelError::Fit {
+                model: self.id.clone(),
+                message: "`validation = \"split\"` needs a predefined split with val cases".into(),
+            });
+        }
+        self.fit_on(data, None, rng)
+    }
+
+    fn fit_with_validation(
+        &self,
+        data: &TrainingData<'_>,
+        validation: &ValidationData<'_>,
+        rng: &mut SeededRng,
+    ) -> Result<Box<dyn Fitted>, ModelError> {
+        if validation.cases.images.len() != validation.labels.len() {
+            return Err(ModelError::Shape {
+                model: self.id.clone(),
+                message: format!(
+                    "{} validation images for {} labels",
+                    validation.cases.images.len(),
+                    validation.labels.len()
+                ),
+            });
+        }
+        self.fit_on(data, Some(validation), rng)
+    }
+}
+
+impl CnnModel {
+    /// Fits on `data`, early-stopping on `validation` when given.
+    fn fit_on(
+        &self,
+        data: &TrainingData<'_>,
+        validation: Option<&ValidationData<'_>>,
+        rng: &mut SeededRng,
+    ) -> Result<Box<dyn Fitted>, ModelError> {
         check_training_data(&self.id, data)?;
         if data.images.len() != data.labels.len() {
             return Err(ModelError::Shape {
@@ -207,12 +274,24 @@ impl Model for CnnModel {
             labels.extend(std::iter::repeat_n(label, case_samples.len()));
             samples.extend(case_samples);
         }
-        let fitted = CnnClassifier::fit(
-            &samples,
-            &labels,
-            &self.spec.classifier_spec(data.n_classes),
-            rng,
-        )
+        let spec = self.spec.classifier_spec(data.n_classes);
+        let fitted = match validation {
+            None => CnnClassifier::fit(&samples, &labels, &spec, rng),
+            Some(validation) => {
+                let mut val_samples = Vec::new();
+                let mut val_labels = Vec::new();
+                let per_case = samples_of(&self.id, &self.spec, validation.cases.images)?;
+                for (case_samples, &label) in per_case.into_iter().zip(validation.labels) {
+                    val_labels.extend(std::iter::repeat_n(label, case_samples.len()));
+                    val_samples.extend(case_samples);
+                }
+                let given = Labelled {
+                    samples: &val_samples,
+                    labels: &val_labels,
+                };
+                CnnClassifier::fit_with_validation(&samples, &labels, given, &spec, rng)
+            }
+        }
         .map_err(|e| ModelError::Fit {
             model: self.id.clone(),
             message: e.to_string(),

@@ -146,6 +146,16 @@ impl<'a> TrainingData<'a> {
     }
 }
 
+/// Cases held out of fitting to choose the model (a predefined split's `val` cases): models
+/// that stop early or select on held-out data use them instead of an inner random split.
+#[derive(Debug, Clone, Copy)]
+pub struct ValidationData<'a> {
+    /// The validation cases as prediction input.
+    pub cases: PredictData<'a>,
+    /// Class index of each validation case, rows as in `cases`.
+    pub labels: &'a [usize],
+}
+
 /// A configured, unfitted model.
 pub trait Model: Send + Sync {
     /// The model's id in the experiment.
@@ -168,6 +178,18 @@ pub trait Model: Send + Sync {
         data: &TrainingData<'_>,
         rng: &mut SeededRng,
     ) -> Result<Box<dyn Fitted>, ModelError>;
+
+    /// Fits on `data` with `validation` cases for model selection (early stopping). Models
+    /// that select nothing on held-out data ignore them: the default is [`Model::fit`].
+    fn fit_with_validation(
+        &self,
+        data: &TrainingData<'_>,
+        validation: &ValidationData<'_>,
+        rng: &mut SeededRng,
+    ) -> Result<Box<dyn Fitted>, ModelError> {
+        let _ = validation;
+        self.fit(data, rng)
+    }
 }
 
 /// A fitted model.

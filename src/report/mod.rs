@@ -7,6 +7,7 @@
 //! timestamps and are byte-identical on rerun; `run.json` (host, threads, durations) is the
 //! only file allowed to differ.
 
+pub mod benchmark;
 pub mod figures;
 pub mod figures_survival;
 pub mod html;
@@ -91,6 +92,9 @@ pub struct Report {
     /// The binary reading of a multi-class label beside a simulated reader (`[operating_point]`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub operating_point: Option<operating_point::OperatingPointResult>,
+    /// The test-split summary of a predefined split (absent otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test_summary: Option<benchmark::TestSummary>,
 }
 
 /// A seed sweep: each model's metrics for every seed, and their spread.

@@ -380,6 +380,7 @@ pub fn tables(r: &Report) -> Vec<Table> {
     }
     out.extend(super::studies::tables(r));
     out.extend(super::operating_point::tables(r));
+    out.extend(super::benchmark::tables(r));
     out
 }
 

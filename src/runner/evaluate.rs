@@ -339,6 +339,26 @@ pub fn evaluate(
     for &y in labels {
         per_class[y] += 1;
     }
+    // A predefined split's test cases are a benchmark's test set: summarise them as one.
+    let test_summary = if binary && exp.split.kind == crate::spec::SplitKind::Predefined {
+        let s0: Vec<Vec<f64>> = (0..exp.models.len())
+            .map(|m| pooled.column(m, 0, 1, &keep0))
+            .collect();
+        Some(
+            crate::report::benchmark::summarise_test(
+                &s0,
+                &positive0,
+                &model_results,
+                &comparisons,
+                exp.published.as_ref(),
+                exp.seed,
+                level,
+            )
+            .map_err(eval_error("test summary"))?,
+        )
+    } else {
+        None
+    };
     let published = exp
         .published
         .as_ref()
@@ -382,6 +402,7 @@ pub fn evaluate(
         survival: None,
         published_segmentation: None,
         operating_point: None,
+        test_summary,
     };
     let more = crate::report::figures::extra_figure_names(&report);
     report.figures.extend(more);

@@ -14,7 +14,7 @@ use crate::data::split::Folds;
 use crate::eval::roc;
 use crate::eval::threshold::youden_threshold;
 use crate::features::FeatureTable;
-use crate::models::{self, CaseImages, PredictData, TrainingData};
+use crate::models::{self, CaseImages, PredictData, TrainingData, ValidationData};
 use crate::report::{self, Report};
 use crate::spec::Experiment;
 use ndarray::Axis;
@@ -368,13 +368,35 @@ fn run_cell(
         cell: cell.key(),
         source,
     };
+    // A predefined split's validation cases choose the model (early stopping) and the
+    // operating threshold; without them the threshold comes from the training fold itself.
+    let val = split.val_indices(cell.fold);
+    let x_val = table.values.select(Axis(0), val);
+    let y_val: Vec<usize> = val.iter().map(|&i| inputs.labels[i]).collect();
+    let val_images = pick_images(val);
+    let validation = ValidationData {
+        cases: PredictData {
+            features: x_val.view(),
+            feature_names: &table.names,
+            images: &val_images,
+        },
+        labels: &y_val,
+    };
     let mut rng = cell.rng(exp.seed);
-    let fitted = model.fit(&data, &mut rng).map_err(cell_error)?;
+    let fitted = if val.is_empty() {
+        model.fit(&data, &mut rng)
+    } else {
+        model.fit_with_validation(&data, &validation, &mut rng)
+    }
+    .map_err(cell_error)?;
     let threshold = if inputs.n_classes == 2 {
-        let own = fitted
-            .predict_proba(&data.as_predict())
-            .map_err(cell_error)?;
-        let positive: Vec<bool> = y_train.iter().map(|&c| c == 1).collect();
+        let (chooser, chooser_labels) = if val.is_empty() {
+            (data.as_predict(), y_train.as_slice())
+        } else {
+            (validation.cases, y_val.as_slice())
+        };
+        let own = fitted.predict_proba(&chooser).map_err(cell_error)?;
+        let positive: Vec<bool> = chooser_labels.iter().map(|&c| c == 1).collect();
         youden_threshold(
             &own.column(1).to_vec(),
             &positive,

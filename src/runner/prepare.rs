@@ -7,7 +7,9 @@ use super::shard::assign_shards;
 use crate::Error;
 use crate::data::cohort::Cohort;
 use crate::data::manifest::CaseEntry;
-use crate::data::split::{Folds, by_site, stratified_group_holdout, stratified_group_kfold};
+use crate::data::split::{
+    Folds, by_site, predefined, stratified_group_holdout, stratified_group_kfold,
+};
 use crate::models;
 use crate::report;
 use crate::spec::{Experiment, SplitKind};
@@ -207,6 +209,11 @@ fn make_folds(
 ) -> Result<Vec<Folds>, Error> {
     let patients: Vec<&str> = cases.iter().map(|c| c.patient.as_str()).collect();
     let split = &exp.split;
+    if split.kind == SplitKind::Predefined {
+        let ids: Vec<&str> = cases.iter().map(|c| c.id.as_str()).collect();
+        let marks: Vec<Option<&str>> = cases.iter().map(|c| c.split.as_deref()).collect();
+        return Ok(vec![predefined(&ids, &patients, &marks)?]);
+    }
     if split.kind == SplitKind::BySite {
         let sites: Vec<&str> = cases.iter().map(|c| c.site.as_str()).collect();
         let test_sites: Vec<String> = if split.test_sites.is_empty() {

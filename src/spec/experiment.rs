@@ -19,6 +19,9 @@ pub enum SplitKind {
     RepeatedHoldout,
     /// Train on `train_sites`, test on each of `test_sites` separately.
     BySite,
+    /// The split the cohort comes with (each case's `split` in the manifest): fit on `train`,
+    /// choose on `val` (early stopping, operating threshold), test once on `test`.
+    Predefined,
 }
 
 /// The split of an experiment.
@@ -195,12 +198,14 @@ impl Experiment {
             "stratified-kfold" | "repeated-stratified-kfold" => SplitKind::StratifiedKfold,
             "repeated-holdout" => SplitKind::RepeatedHoldout,
             "by-site" => SplitKind::BySite,
+            "predefined" => SplitKind::Predefined,
             other => {
                 return Err(invalid(
                     line_of(source, raw.split.kind.span().start),
                     format!(
                         "key `split.kind`: unknown split {other:?}, expected one of \
-                         `stratified-kfold`, `repeated-stratified-kfold`, `repeated-holdout`, `by-site`"
+                         `stratified-kfold`, `repeated-stratified-kfold`, `repeated-holdout`, `by-site`, \
+                         `predefined`"
                     ),
                 ));
             }
@@ -234,6 +239,12 @@ impl Experiment {
             return Err(invalid(
                 line_of(source, raw.split.repeats.span().start),
                 "key `split.repeats`: a `by-site` split is deterministic; repeats must be 1".into(),
+            ));
+        }
+        if kind == SplitKind::Predefined && *raw.split.repeats.get_ref() != 1 {
+            return Err(invalid(
+                line_of(source, raw.split.repeats.span().start),
+                "key `split.repeats`: a `predefined` split is fixed; repeats must be 1".into(),
             ));
         }
         let folds = *raw.split.folds.get_ref();
@@ -579,6 +590,16 @@ alpha = 1.0
             .unwrap_err()
             .to_string();
         assert!(msg.contains("lists no feature class"), "{msg}");
+    }
+
+    #[test]
+    fn predefined_split_parses_and_refuses_repeats() {
+        let src = GOOD.replace("kind = \"stratified-kfold\"", "kind = \"predefined\"");
+        assert_eq!(parse(&src).unwrap().split.kind, SplitKind::Predefined);
+        let msg = parse(&src.replace("folds = 5", "repeats = 3"))
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("repeats must be 1"), "{msg}");
     }
 
     #[test]

@@ -126,7 +126,8 @@ fn default_label() -> u8 {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawSplit {
-    /// `stratified-kfold`, `repeated-stratified-kfold`, `repeated-holdout` or `by-site`.
+    /// `stratified-kfold`, `repeated-stratified-kfold`, `repeated-holdout`, `by-site` or
+    /// `predefined` (the cohort's own train/val/test marks).
     pub kind: Spanned<String>,
     /// Number of folds (≥ 2).
     #[serde(default = "default_folds")]
@@ -231,6 +232,9 @@ pub struct RawPublished {
     /// Segmentation and survival figures of the paper (segmentation studies).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub segmentation: Option<super::published::PublishedSegmentation>,
+    /// Reported accuracy per model id, when the paper gives one (a benchmark table's ACC).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub acc: BTreeMap<String, f64>,
 }
 
 fn default_tolerance() -> f64 {

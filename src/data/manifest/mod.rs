@@ -34,9 +34,11 @@
 //! Paths are relative to the manifest file. Unknown keys are errors that name the line and list
 //! the valid keys; duplicate case ids are errors. Reference: SHA-256 is FIPS 180-4.
 
+mod medmnist;
 mod render;
 mod verify;
 
+pub use medmnist::{DATA_ROOT_ENV, MedMnistSource};
 pub use render::render_files_manifest;
 pub use verify::{FileProblem, ProblemKind, VerifyReport, sha256_bytes, sha256_file, verify};
 
@@ -73,6 +75,9 @@ pub enum ManifestSource {
         /// Generation seed.
         seed: u64,
     },
+    /// A MedMNIST 3-D `.npz` file, materialised on demand as one case per sample
+    /// (see [`crate::data::medmnist`]).
+    MedMnist(MedMnistSource),
 }
 
 /// One case of a file cohort.
@@ -96,6 +101,9 @@ pub struct CaseEntry {
     pub mask: FileRef,
     /// Extra image channels by name (e.g. `dwi`), on the image's grid.
     pub channels: BTreeMap<String, FileRef>,
+    /// The predefined split the case belongs to (`train`, `val` or `test`), when the cohort
+    /// comes with one (a `kind = "predefined"` split uses it).
+    pub split: Option<String>,
 }
 
 impl CaseEntry {
@@ -136,6 +144,7 @@ struct RawManifest {
     #[serde(default)]
     case: Vec<Spanned<RawCase>>,
     synthetic: Option<Spanned<RawSynthetic>>,
+    medmnist: Option<Spanned<medmnist::RawMedMnist>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -167,6 +176,7 @@ struct RawCase {
     mask: RawFile,
     #[serde(default)]
     channels: BTreeMap<String, RawFile>,
+    split: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -202,6 +212,31 @@ impl Manifest {
             }
             None => (None, None),
         };
+        if let Some(medmnist) = &raw.medmnist {
+            if let Some(other) = raw
+                .synthetic
+                .as_ref()
+                .map(Spanned::span)
+                .or_else(|| raw.case.first().map(Spanned::span))
+            {
+                return Err(ctx.error(
+                    other.start,
+                    "a manifest has one of [medmnist], [synthetic] or [[case]] entries".into(),
+                ));
+            }
+            let Some(name) = name else {
+                return Err(ctx.error(
+                    medmnist.span().start,
+                    "[medmnist] needs a [cohort] table with a name".into(),
+                ));
+            };
+            return Ok(Manifest {
+                path: path.to_path_buf(),
+                name,
+                description,
+                source: ManifestSource::MedMnist(medmnist::source(medmnist, base, &ctx)?),
+            });
+        }
         let (name, source) = match (&raw.synthetic, raw.case.first()) {
             (Some(_), Some(first)) => {
                 return Err(ctx.error(
@@ -216,7 +251,7 @@ impl Manifest {
                     (None, ManifestSource::Synthetic { scenario, n, seed }) => {
                         format!("{scenario}-n{n}-s{seed}")
                     }
-                    (None, ManifestSource::Files(_)) => String::new(),
+                    (None, ManifestSource::Files(_) | ManifestSource::MedMnist(_)) => String::new(),
                 };
                 (name, source)
             }
@@ -249,7 +284,7 @@ impl Manifest {
     pub fn cases(&self) -> &[CaseEntry] {
         match &self.source {
             ManifestSource::Files(cases) => cases,
-            ManifestSource::Synthetic { .. } => &[],
+            ManifestSource::Synthetic { .. } | ManifestSource::MedMnist(_) => &[],
         }
     }
 
@@ -377,6 +412,10 @@ fn cases(
                 sha256: sha,
             })
         };
+        let split = match &case.split {
+            Some(split) => Some(non_empty(split, "split")?),
+            None => None,
+        };
         let mut channels = BTreeMap::new();
         for (name, raw_file) in &case.channels {
             channels.insert(name.clone(), file(raw_file)?);
@@ -391,6 +430,7 @@ fn cases(
             image: file(&case.image)?,
             mask: file(&case.mask)?,
             channels,
+            split,
         });
     }
     Ok(out)

@@ -30,6 +30,9 @@ pub fn render_files_manifest(name: &str, description: Option<&str>, cases: &[Cas
         if let (Some(time), Some(event)) = (case.time, case.event) {
             let _ = writeln!(out, "time = {time:?}\nevent = {event}");
         }
+        if let Some(split) = &case.split {
+            let _ = writeln!(out, "split = {}", quote(split));
+        }
         let _ = writeln!(out, "image = {}", file(&case.image));
         let _ = writeln!(out, "mask = {}", file(&case.mask));
         if !case.channels.is_empty() {
@@ -93,6 +96,9 @@ struct CanonicalCase<'a> {
     image: &'a str,
     mask: &'a str,
     channels: BTreeMap<&'a str, &'a str>,
+    /// Absent for cohorts without a predefined split, so their fingerprints are unchanged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    split: Option<&'a str>,
 }
 
 /// Canonical form of a manifest source, serialised as JSON (stable key order) and hashed.
@@ -108,6 +114,13 @@ enum Canonical<'a> {
         scenario: &'a str,
         n: usize,
         seed: u64,
+    },
+    MedMnist {
+        version: u32,
+        npz: &'a str,
+        label: &'a str,
+        spacing: [f64; 3],
+        limit: &'a BTreeMap<String, usize>,
     },
 }
 
@@ -132,6 +145,7 @@ pub(super) fn fingerprint(source: &ManifestSource) -> String {
                         .iter()
                         .map(|(k, f)| (k.as_str(), f.sha256.as_str()))
                         .collect(),
+                    split: c.split.as_deref(),
                 })
                 .collect(),
         },
@@ -140,6 +154,13 @@ pub(super) fn fingerprint(source: &ManifestSource) -> String {
             scenario,
             n: *n,
             seed: *seed,
+        },
+        ManifestSource::MedMnist(m) => Canonical::MedMnist {
+            version: 1,
+            npz: &m.file.sha256,
+            label: &m.label,
+            spacing: m.spacing,
+            limit: &m.limit,
         },
     };
     // Serialising plain strings, integers and finite floats to JSON cannot fail.

@@ -152,6 +152,7 @@ pub fn verify(manifest: &Manifest) -> VerifyReport {
             })
             .collect(),
         ManifestSource::Synthetic { .. } => Vec::new(),
+        ManifestSource::MedMnist(m) => vec![("(all cases)", "npz".to_string(), &m.file)],
     };
     let problems: Vec<FileProblem> = files
         .par_iter()

@@ -201,6 +201,7 @@ fn write_case(
         image,
         mask,
         channels,
+        split: None,
     })
 }
 

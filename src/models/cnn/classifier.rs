@@ -178,6 +178,12 @@ pub struct CnnSpec {
 impl CnnSpec {
     /// Rejects unusable settings, naming the key.
     pub fn check(&self) -> Result<(), CnnError> {
+        self.check_with(self.validation_fraction > 0.0)
+    }
+
+    /// As [`CnnSpec::check`], where `has_validation` says whether validation cases will be
+    /// there for early stopping (an inner fraction, or cases given by a predefined split).
+    pub fn check_with(&self, has_validation: bool) -> Result<(), CnnError> {
         self.train.check()?;
         if self.classes < 2 {
             return Err(CnnError::settings("classes", "must be at least 2"));
@@ -188,10 +194,10 @@ impl CnnSpec {
                 "must lie in [0, 0.9)",
             ));
         }
-        if self.train.patience.is_some() && self.validation_fraction == 0.0 {
+        if self.train.patience.is_some() && !has_validation {
             return Err(CnnError::settings(
                 "patience",
-                "early stopping needs validation_fraction > 0",
+                "early stopping needs validation_fraction > 0 (or validation = \"split\")",
             ));
         }
         Ok(())
@@ -211,6 +217,38 @@ impl CnnClassifier {
         rng: &mut SeededRng,
     ) -> Result<FittedCnn, CnnError> {
         spec.check()?;
+        Self::fit_inner(samples, labels, None, spec, rng)
+    }
+
+    /// As [`CnnClassifier::fit`], with given validation samples (a predefined split's `val`
+    /// cases) for early stopping instead of an inner split of the training samples.
+    pub fn fit_with_validation(
+        samples: &[Sample],
+        labels: &[usize],
+        validation: Labelled<'_>,
+        spec: &CnnSpec,
+        rng: &mut SeededRng,
+    ) -> Result<FittedCnn, CnnError> {
+        spec.check_with(true)?;
+        if validation.samples.len() != validation.labels.len() {
+            return Err(CnnError::Shape {
+                message: format!(
+                    "{} validation samples for {} labels",
+                    validation.samples.len(),
+                    validation.labels.len()
+                ),
+            });
+        }
+        Self::fit_inner(samples, labels, Some(validation), spec, rng)
+    }
+
+    fn fit_inner(
+        samples: &[Sample],
+        labels: &[usize],
+        given_validation: Option<Labelled<'_>>,
+        spec: &CnnSpec,
+        rng: &mut SeededRng,
+    ) -> Result<FittedCnn, CnnError> {
         let shape = check_samples(samples, labels, spec.classes, spec.arch.input_rank())?;
         let init_seed = rng.next_u64();
         let (varmap, vb) = seeded_varmap(init_seed);
@@ -230,7 +268,13 @@ impl CnnClassifier {
             }
             None => None,
         };
-        let (train_idx, val_idx) = split_by_case(samples, labels, spec.validation_fraction, rng)?;
+        // Given validation cases replace the inner split; the training samples are then all used.
+        let fraction = if given_validation.is_some() {
+            0.0
+        } else {
+            spec.validation_fraction
+        };
+        let (train_idx, val_idx) = split_by_case(samples, labels, fraction, rng)?;
         let pick = |idx: &[usize]| -> (Vec<Sample>, Vec<usize>) {
             (
                 idx.iter().map(|&i| samples[i].clone()).collect(),
@@ -243,10 +287,10 @@ impl CnnClassifier {
             samples: &train_x,
             labels: &train_y,
         };
-        let validation = (!val_x.is_empty()).then_some(Labelled {
+        let validation = given_validation.or((!val_x.is_empty()).then_some(Labelled {
             samples: &val_x,
             labels: &val_y,
-        });
+        }));
         let curve = train_classifier(
             net.as_ref(),
             &varmap,

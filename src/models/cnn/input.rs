@@ -36,6 +36,10 @@ pub enum Layout {
         /// Slices in the crop.
         depth: usize,
     },
+    /// One `[images·3, h, w]` patch per case: the axial (rows j, columns i), coronal (rows k,
+    /// columns i) and sagittal (rows k, columns j) planes through the lesion's centre as
+    /// channels (the "2.5D" input of MedMNIST v2's 3-D benchmarks).
+    Orthogonal25d,
 }
 
 /// Intensity normalisation, per channel, before cropping.
@@ -228,6 +232,13 @@ pub fn extract(
                 })
                 .collect())
         }
+        Layout::Orthogonal25d => {
+            let mut data = Vec::with_capacity(channels.len() * 3 * h * w);
+            for vol in &channels {
+                orthogonal_planes(vol, dims, centre, [h, w], &mut data);
+            }
+            Ok(vec![sample(None, vec![channels.len() * 3, h, w], data)])
+        }
         Layout::Crop3d { depth } => {
             if depth == 0 {
                 return Err(CnnError::settings(
@@ -251,6 +262,37 @@ pub fn extract(
                 }
             }
             Ok(vec![sample(None, vec![channels.len(), depth, h, w], data)])
+        }
+    }
+}
+
+/// Appends the axial, coronal and sagittal `[h, w]` planes of `vol` (grid `dims`, i fastest)
+/// through voxel `centre`, each centred on it and zero-padded outside the volume.
+fn orthogonal_planes(
+    vol: &[f32],
+    dims: [usize; 3],
+    centre: [usize; 3],
+    [h, w]: [usize; 2],
+    out: &mut Vec<f32>,
+) {
+    let at = |p: [isize; 3]| -> f32 {
+        let inside = (0..3).all(|a| p[a] >= 0 && (p[a] as usize) < dims[a]);
+        if inside {
+            vol[p[0] as usize + dims[0] * (p[1] as usize + dims[1] * p[2] as usize)]
+        } else {
+            0.0
+        }
+    };
+    let c = centre.map(|v| v as isize);
+    // (row axis, column axis, fixed axis) of each plane.
+    for (row_axis, col_axis) in [(1, 0), (2, 0), (2, 1)] {
+        for y in 0..h {
+            for x in 0..w {
+                let mut p = c;
+                p[row_axis] = c[row_axis] - (h / 2) as isize + y as isize;
+                p[col_axis] = c[col_axis] - (w / 2) as isize + x as isize;
+                out.push(at(p));
+            }
         }
     }
 }
@@ -392,6 +434,24 @@ mod tests {
             s[0].data,
             vec![v(1, 1, 2), v(2, 1, 2), v(1, 2, 2), v(2, 2, 2)]
         );
+    }
+
+    #[test]
+    fn orthogonal_planes_cross_at_the_lesion_centre() {
+        let (im, m) = case();
+        let s = extract("c", &[&im], &m, &spec(Layout::Orthogonal25d, [2, 2])).unwrap();
+        assert_eq!(s.len(), 1);
+        assert_eq!(s[0].shape, vec![3, 2, 2]);
+        // bbox centre (2, 2, 1); each 2×2 plane starts one voxel before it on both its axes.
+        let v = |i: usize, j: usize, k: usize| (i + 6 * (j + 5 * k)) as f32;
+        let axial = [v(1, 1, 1), v(2, 1, 1), v(1, 2, 1), v(2, 2, 1)];
+        let coronal = [v(1, 2, 0), v(2, 2, 0), v(1, 2, 1), v(2, 2, 1)];
+        let sagittal = [v(2, 1, 0), v(2, 2, 0), v(2, 1, 1), v(2, 2, 1)];
+        assert_eq!(s[0].data, [axial, coronal, sagittal].concat());
+        // A plane larger than the volume along k is zero-padded, not an error.
+        let big = extract("c", &[&im], &m, &spec(Layout::Orthogonal25d, [5, 6])).unwrap();
+        assert_eq!(big[0].shape, vec![3, 5, 6]);
+        assert!(big[0].data[30..].contains(&0.0));
     }
 
     #[test]

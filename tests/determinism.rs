@@ -45,13 +45,32 @@ fn quickstart_is_byte_identical_across_reruns_threads_and_resume() {
     let d = run_quickstart(one.path(), "2");
     assert_eq!(a.file_name(), b.file_name(), "same content version");
     assert_eq!(a, d);
-    for name in [
-        "report.json",
-        "report.md",
-        "report.html",
-        "predictions.csv",
-        "figures/roc.svg",
-    ] {
+    // Every file the run writes (figures included) except run.json (host and timings).
+    let files = |dir: &Path| {
+        let mut out = Vec::new();
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if p.file_name().is_some_and(|n| n != "run.json") {
+                    out.push(p.strip_prefix(dir).unwrap().to_string_lossy().into_owned());
+                }
+            }
+        }
+        out.sort();
+        out
+    };
+    let written = files(&a);
+    assert!(
+        written.iter().any(|f| f == "figures/roc.svg"),
+        "{written:?}"
+    );
+    for dir in [&b, &c, &d] {
+        assert_eq!(written, files(dir), "{} writes other files", dir.display());
+    }
+    for name in &written {
         let first = read(&a, name);
         assert!(!first.is_empty());
         assert!(first == read(&b, name), "{name}: 1 vs 2 threads differ");
@@ -76,14 +95,13 @@ fn quickstart_is_byte_identical_across_reruns_threads_and_resume() {
         reference.display(),
         a.file_name().unwrap().to_string_lossy()
     );
-    for name in [
-        "report.json",
-        "report.md",
-        "report.html",
-        "predictions.csv",
-        "figures/roc.svg",
-        "figures/dca.svg",
-    ] {
+    assert_eq!(
+        written,
+        files(&reference),
+        "the run writes other files than the committed reference report {}",
+        reference.display()
+    );
+    for name in &written {
         assert!(
             read(&a, name) == read(&reference, name),
             "{name} differs from the committed reference report {}; if the change is intended, \

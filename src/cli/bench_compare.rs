@@ -100,9 +100,8 @@ fn estimate(path: &Path) -> Result<Estimate, Error> {
     let json = read_json(path)?;
     let median = &json["median"];
     let number = |v: &Value, what: &str| {
-        v.as_f64().ok_or_else(|| {
-            Error::Usage(format!("{}: no number at median.{what}", path.display()))
-        })
+        v.as_f64()
+            .ok_or_else(|| Error::Usage(format!("{}: no number at median.{what}", path.display())))
     };
     Ok(Estimate {
         median: number(&median["point_estimate"], "point_estimate")?,
@@ -126,16 +125,18 @@ pub fn baseline_estimates(dir: &Path, baseline: &str) -> Result<BTreeMap<String,
                 continue;
             }
             let estimates = path.join("estimates.json");
-            if path.file_name().and_then(|n| n.to_str()) == Some(baseline) && estimates.is_file()
-            {
+            if path.file_name().and_then(|n| n.to_str()) == Some(baseline) && estimates.is_file() {
                 let meta = read_json(&path.join("benchmark.json"))?;
-                let id = meta["full_id"].as_str().map(str::to_string).unwrap_or_else(|| {
-                    folder
-                        .strip_prefix(dir)
-                        .unwrap_or(&folder)
-                        .display()
-                        .to_string()
-                });
+                let id = meta["full_id"]
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| {
+                        folder
+                            .strip_prefix(dir)
+                            .unwrap_or(&folder)
+                            .display()
+                            .to_string()
+                    });
                 found.insert(id, estimate(&estimates)?);
             } else {
                 stack.push(path);
@@ -275,7 +276,10 @@ mod tests {
             Verdict::WithinNoise
         );
         // Disjoint intervals but under the machine's threshold: noise.
-        assert_eq!(classify(base, est(103.0, 0.5), 0.05).1, Verdict::WithinNoise);
+        assert_eq!(
+            classify(base, est(103.0, 0.5), 0.05).1,
+            Verdict::WithinNoise
+        );
         assert_eq!(classify(base, base, 0.0).1, Verdict::WithinNoise);
     }
 
@@ -303,8 +307,20 @@ mod tests {
     fn reads_criterion_folders_and_reports_a_slowdown() {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path();
-        write_baseline(root, "delong/auc_ci/10000", "delong/auc_ci/10000", "v1", 1.0e6);
-        write_baseline(root, "delong/auc_ci/10000", "delong/auc_ci/10000", "v2", 1.5e6);
+        write_baseline(
+            root,
+            "delong/auc_ci/10000",
+            "delong/auc_ci/10000",
+            "v1",
+            1.0e6,
+        );
+        write_baseline(
+            root,
+            "delong/auc_ci/10000",
+            "delong/auc_ci/10000",
+            "v2",
+            1.5e6,
+        );
         write_baseline(root, "extraction/brain1", "extraction/brain1", "v1", 2.0e7);
         write_baseline(root, "extraction/brain1", "extraction/brain1", "v2", 2.01e7);
         write_baseline(root, "only_new", "only_new", "v2", 5.0);
@@ -315,9 +331,16 @@ mod tests {
         assert_eq!(rows[0].id, "delong/auc_ci/10000");
         assert_eq!(rows[0].verdict, Verdict::Regressed);
         assert_eq!(rows[1].verdict, Verdict::WithinNoise);
-        assert_eq!(unmatched, vec!["only_new (only in the new baseline)".to_string()]);
+        assert_eq!(
+            unmatched,
+            vec!["only_new (only in the new baseline)".to_string()]
+        );
         let table = render(&rows, &unmatched, 0.05);
-        assert!(table.contains("| delong/auc_ci/10000 | 1.000 ms | 1.500 ms | +50.0 % | **regressed** |"));
+        assert!(
+            table.contains(
+                "| delong/auc_ci/10000 | 1.000 ms | 1.500 ms | +50.0 % | **regressed** |"
+            )
+        );
         assert!(table.contains("largest change 50.0 %"));
     }
 
@@ -333,6 +356,9 @@ mod tests {
             fail_on_regression: false,
         };
         let e = run(&args).unwrap_err().to_string();
-        assert!(e.contains("no benchmark saved under baseline `nope`"), "{e}");
+        assert!(
+            e.contains("no benchmark saved under baseline `nope`"),
+            "{e}"
+        );
     }
 }

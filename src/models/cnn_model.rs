@@ -191,11 +191,13 @@ pub(crate) fn samples_of(
                 })?;
             // A 2-D network reads a 3-D crop as 2.5-D (or cine frames as channels): its slices
             // become channels.
-            Ok(if spec.frames_as_channels || spec.network.input_rank() == 3 {
-                samples.iter().map(Sample::depth_as_channels).collect()
-            } else {
-                samples
-            })
+            Ok(
+                if spec.frames_as_channels || spec.network.input_rank() == 3 {
+                    samples.iter().map(Sample::depth_as_channels).collect()
+                } else {
+                    samples
+                },
+            )
         })
         .collect()
 }

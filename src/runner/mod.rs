@@ -13,16 +13,16 @@ mod execute;
 mod features;
 mod images;
 mod latency;
-mod patches;
 pub mod operating_point;
+mod patches;
 pub mod plan;
 mod prepare;
 mod progress;
 pub mod segmentation;
 pub mod shard;
-mod sweep;
 mod studies;
 mod survival;
+mod sweep;
 
 pub use execute::{Mode, RunOptions, RunOutcome, run};
 pub use prepare::{Prepared, SweepRun, prepare};

@@ -4,12 +4,14 @@
 
 mod extraction;
 mod inference;
+mod quickstart;
 mod statistics;
 
 criterion::criterion_group!(
     benches,
     statistics::benches,
     extraction::benches,
-    inference::benches
+    inference::benches,
+    quickstart::benches
 );
 criterion::criterion_main!(benches);

@@ -390,7 +390,9 @@ fn seed_sweep_table(sweep: &super::SeedSweep) -> Table {
     Table {
         title: "Seed sweep".into(),
         caption: format!(
-            "The whole experiment re-run with each of the seeds {} (its own split and model              streams); pooled out-of-fold metrics of repeat 0 across seeds. The tables above              are the single-seed result of `seed`. SD is the sample SD (n − 1).",
+            "The whole experiment re-run with each of the seeds {} (its own split and model \
+             streams); pooled out-of-fold metrics of repeat 0 across seeds. The tables above \
+             are the single-seed result of `seed`. SD is the sample SD (n − 1).",
             seeds.join(", ")
         ),
         header: strings(&["model", "metric", "seeds", "mean", "SD", "min", "max"]),

@@ -200,10 +200,15 @@ impl Optimizer {
             let Some(g) = grads.get(p.var.as_tensor()) else {
                 continue;
             };
+            // candle detaches the gradients it propagates but not the sums it stores for leaf
+            // variables (the `*sum = sum.add(..)` paths of matmul, conv-transpose, …), so a
+            // stored gradient can hold the step's whole forward graph; moments built from it
+            // would chain every step's graph and grow memory without bound.
+            let g = g.detach();
             let g = if grad_scale != 1.0 {
                 (g * grad_scale)?
             } else {
-                g.clone()
+                g
             };
             let w = p.var.as_tensor();
             let lr = lr * p.lr_scale;

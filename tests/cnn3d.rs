@@ -72,6 +72,38 @@ fn tiny_3d_resnet_learns_lesion_contrast() {
 }
 
 #[test]
+fn volumetric_augmentation_trains_3d_nets_and_is_refused_on_2d_inputs() {
+    let (train_x, train_y) = crops(&cohort(23, "vol3d", 40, 2, 1.5));
+    let test_cases = cohort(23, "vol3d-test", 20, 2, 1.5);
+    let (test_x, _) = crops(&test_cases);
+    let mut spec = tiny_spec_3d(2);
+    spec.train.augment.volumetric = true;
+    let fitted = CnnClassifier::fit(&train_x, &train_y, &spec, &mut rng_for(23, &["v"])).unwrap();
+    let scores = fitted.predict_positive(&test_x).unwrap();
+    let labels: Vec<bool> = test_cases.iter().map(|c| c.label == 1).collect();
+    let a = auc(&scores, &labels).unwrap();
+    assert!(a > 0.8, "test AUC {a}");
+    // Different draws than the in-plane augmentation, so different weights.
+    let planar = CnnClassifier::fit(
+        &train_x,
+        &train_y,
+        &tiny_spec_3d(2),
+        &mut rng_for(23, &["v"]),
+    )
+    .unwrap();
+    assert_ne!(planar.fingerprint().unwrap(), fitted.fingerprint().unwrap());
+    // A 2-D network on 2-D patches cannot take volumetric augmentation.
+    let (x2, y2) = crate::cnn_data::patches(&cohort(24, "vol2d", 12, 2, 1.5), 1);
+    let mut spec2 = crate::cnn_training::tiny_spec(2);
+    spec2.train.augment.volumetric = true;
+    let err = CnnClassifier::fit(&x2, &y2, &spec2, &mut rng_for(24, &["v"]))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("augment.volumetric"), "{err}");
+}
+
+#[test]
 fn divergence_names_the_epoch() {
     let (x, y) = crops(&cohort(22, "nan3d", 12, 2, 1.0));
     let mut spec = tiny_spec_3d(2);

@@ -6,12 +6,17 @@
 //! shift, then one Gaussian noise value per voxel in row-major order; a transform that is
 //! switched off draws nothing. Geometric transforms act on the last two axes (rows, columns) of
 //! every channel (and slice) alike, so channels stay co-registered; the small affine resamples
-//! bilinearly about the plane's centre with zero outside ([`super::affine`]). Reference for
+//! bilinearly about the plane's centre with zero outside ([`super::affine`]). With
+//! `volumetric` on a 3-D crop `[channels, d, h, w]`, flips also reverse the slice axis (drawn
+//! after the quarter turns) and the small affine rotates about all three axes and shifts along
+//! the slices too, resampled trilinearly ([`super::affine3d`]; draws: the three angles, scale,
+//! then shifts along rows, columns and slices); without `volumetric` draws are as before. Reference for
 //! the choice of transforms: the flips / 90° rotations / small rotation–scale–translation /
 //! intensity jitter of the nnU-Net augmentation set (Isensee et al. 2021), without the elastic
 //! part.
 
 use super::affine::{AffineParams, affine_plane};
+use super::affine3d::{AffineParams3d, affine_volume};
 use super::input::Sample;
 use crate::seed::SeededRng;
 use rand::RngExt;
@@ -38,6 +43,9 @@ pub struct Augment {
     /// Shift in pixels along rows and columns, each drawn uniformly from
     /// `[−translate, translate]`.
     pub translate: f64,
+    /// On 3-D crops `[channels, d, h, w]`: flip the slice axis too, and rotate about all three
+    /// axes and shift along the slices in the small affine (needs 3-D inputs).
+    pub volumetric: bool,
 }
 
 impl Augment {
@@ -73,6 +81,8 @@ impl Augment {
         } else {
             2 * rng.random_range(0..2u32)
         };
+        let volume = self.volumetric && n == 4;
+        let flip_z = volume && self.flips && rng.random::<bool>();
         if flip_x || flip_y || turns != 0 {
             for (src, dst) in sample.data.chunks(h * w).zip(out.data.chunks_mut(h * w)) {
                 for y in 0..h {
@@ -83,7 +93,41 @@ impl Augment {
                 }
             }
         }
-        if self.has_affine() {
+        if flip_z {
+            let (d, plane) = (sample.shape[1], h * w);
+            let moved = out.data.clone();
+            for (src, dst) in moved.chunks(d * plane).zip(out.data.chunks_mut(d * plane)) {
+                for k in 0..d {
+                    dst[k * plane..(k + 1) * plane]
+                        .copy_from_slice(&src[(d - 1 - k) * plane..(d - k) * plane]);
+                }
+            }
+        }
+        if self.has_affine() && volume {
+            let r = self.rotate_degrees.abs();
+            let draw = |rng: &mut SeededRng, r: f64| {
+                if r > 0.0 {
+                    rng.random_range(-r..=r)
+                } else {
+                    0.0
+                }
+            };
+            let angles = [0; 3].map(|_| draw(rng, r).to_radians());
+            let zoom = 1.0 + draw(rng, self.scale.abs());
+            let t = self.translate.abs();
+            let (ty, tx, tz) = (draw(rng, t), draw(rng, t), draw(rng, t));
+            let params = AffineParams3d {
+                angles,
+                zoom,
+                shift: [tz, ty, tx],
+            };
+            let d = sample.shape[1];
+            let moved = out.data.clone();
+            let len = d * h * w;
+            for (src, dst) in moved.chunks(len).zip(out.data.chunks_mut(len)) {
+                affine_volume(src, (d, h, w), &params, dst);
+            }
+        } else if self.has_affine() {
             let uniform = |rng: &mut SeededRng, r: f64| -> f64 {
                 if r > 0.0 {
                     rng.random_range(-r..=r)
@@ -244,6 +288,58 @@ mod tests {
         };
         let b = aug.apply(&same, &mut rng_for(3, &["aug"]));
         assert_eq!(b.data[..36], b.data[36..]);
+    }
+
+    #[test]
+    fn volumetric_moves_all_channels_alike_and_leaves_other_draws_alone() {
+        let s = Sample {
+            case: "a".into(),
+            slice: None,
+            shape: vec![2, 4, 5, 5],
+            data: (0..200).map(|v| (v % 17) as f32).collect(),
+        };
+        let planar = Augment {
+            flips: true,
+            rotate_degrees: 10.0,
+            scale: 0.1,
+            translate: 1.0,
+            ..Default::default()
+        };
+        let volumetric = Augment {
+            volumetric: true,
+            ..planar
+        };
+        let a = volumetric.apply(&s, &mut rng_for(7, &["aug"]));
+        assert_eq!(a, volumetric.apply(&s, &mut rng_for(7, &["aug"])));
+        assert_ne!(a, planar.apply(&s, &mut rng_for(7, &["aug"])));
+        // Two identical channels stay identical.
+        let twin = Sample {
+            data: [s.data[..100].to_vec(), s.data[..100].to_vec()].concat(),
+            ..s.clone()
+        };
+        let b = volumetric.apply(&twin, &mut rng_for(9, &["aug"]));
+        assert_eq!(b.data[..100], b.data[100..]);
+        // Flips alone: some seed reverses the slice axis, and each result is a permutation.
+        let flips = Augment {
+            flips: true,
+            volumetric: true,
+            ..Default::default()
+        };
+        let depth_reversed = (0..32).any(|seed| {
+            let f = flips.apply(&s, &mut rng_for(seed, &["aug"]));
+            let mut got = f.data.clone();
+            got.sort_by(f32::total_cmp);
+            let mut want = s.data.clone();
+            want.sort_by(f32::total_cmp);
+            assert_eq!(got, want);
+            f.data[..25] == s.data[75..100] || {
+                // Also flipped in-plane: compare sums of the first and last slices.
+                let sum = |d: &[f32]| d.iter().sum::<f32>();
+                sum(&f.data[..25]) == sum(&s.data[75..100])
+                    && sum(&s.data[..25]) != sum(&s.data[75..100])
+            }
+        });
+        assert!(depth_reversed);
     }
 
     #[test]

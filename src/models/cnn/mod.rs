@@ -34,6 +34,7 @@
 //! (`RAYON_NUM_THREADS`); the test `cnn_determinism` proves both on a tiny net.
 
 pub mod affine;
+pub mod affine3d;
 pub mod augment;
 pub mod classifier;
 pub mod conv3d;

@@ -326,6 +326,17 @@ pub fn train_classifier(
     if let Some(v) = validation {
         check_finite(v.samples)?;
     }
+    if spec.augment.volumetric
+        && let Some(s) = samples.iter().find(|s| s.shape.len() != 4)
+    {
+        return Err(CnnError::settings(
+            "augment.volumetric",
+            format!(
+                "needs 3-D inputs [channels, depth, h, w]; case {:?} has shape {:?}",
+                s.case, s.shape
+            ),
+        ));
+    }
     let weights = class_weights(labels, classes, spec.class_weighting);
     let params = trainable_params(varmap, &frozen_prefixes(net, spec.freeze), &spec.lr_scales)?;
     let mut optimizer = Optimizer::new(spec.optimizer, params, spec.weight_decay);

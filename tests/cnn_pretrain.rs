@@ -32,9 +32,9 @@ impl Fixture {
         self.dir.path()
     }
 
-    /// Writes the experiment with `pretrained = { <pretrained> }` and returns its path.
-    fn experiment(&self, pretrained: &str) -> PathBuf {
-        let path = self.root().join("exp.toml");
+    /// Writes the experiment `file` with `pretrained = { <pretrained> }`; returns its path.
+    fn experiment(&self, file: &str, pretrained: &str) -> PathBuf {
+        let path = self.root().join(file);
         std::fs::write(
             &path,
             format!(
@@ -85,18 +85,22 @@ fn report_json(outcome: &RunOutcome) -> Vec<u8> {
     std::fs::read(dir.join("report.json")).unwrap()
 }
 
-const COHORT: &str = r#"cohort = "pre.toml", label = "lesion", skip = ["fc."], train = { batch_size = 8 }"#;
+const COHORT: &str =
+    r#"cohort = "pre.toml", label = "lesion", skip = ["fc."], train = { batch_size = 8 }"#;
 
 #[test]
 fn pretrains_once_reuses_the_checkpoint_and_keys_the_cells_on_it() {
     let f = Fixture::new();
-    let exp = f.experiment(&format!("{COHORT}, epochs = 1"));
+    let exp = f.experiment("one.toml", &format!("{COHORT}, epochs = 1"));
 
     let first = f.run(&exp, "a");
     assert_eq!(first.pretraining.len(), 1);
     let pre = &first.pretraining[0];
     assert!(pre.trained, "the first run pretrains");
-    assert!(pre.checkpoint.starts_with(f.root().join("cache").join("pretrained")));
+    assert!(
+        pre.checkpoint
+            .starts_with(f.root().join("cache").join("pretrained"))
+    );
     assert!(pre.checkpoint.is_file());
     assert_eq!(first.cells_computed, 2);
 
@@ -115,7 +119,10 @@ fn pretrains_once_reuses_the_checkpoint_and_keys_the_cells_on_it() {
     assert_eq!(p["load"]["unexpected"], 0);
     let (dir, _) = first.report.as_ref().unwrap();
     let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
-    assert!(md.contains(&pre.checkpoint_sha256), "report.md names the checkpoint");
+    assert!(
+        md.contains(&pre.checkpoint_sha256),
+        "report.md names the checkpoint"
+    );
 
     // A rerun reads the checkpoint and every cell from the cache: same bytes.
     let second = f.run(&exp, "b");
@@ -125,7 +132,7 @@ fn pretrains_once_reuses_the_checkpoint_and_keys_the_cells_on_it() {
     assert!(report_json(&first) == report_json(&second));
 
     // Another pretraining setting: another checkpoint, and the cells are fitted again.
-    let exp2 = f.experiment(&format!("{COHORT}, epochs = 2"));
+    let exp2 = f.experiment("two.toml", &format!("{COHORT}, epochs = 2"));
     let third = f.run(&exp2, "c");
     let other = &third.pretraining[0];
     assert!(other.trained);
@@ -163,25 +170,37 @@ fn cli_error(root: &Path, experiment: &Path) -> String {
 #[test]
 fn bad_pretraining_input_names_the_model_and_the_key() {
     let f = Fixture::new();
-    let missing = f.experiment(r#"cohort = "absent.toml", label = "lesion", epochs = 1"#);
+    let missing = f.experiment(
+        "missing.toml",
+        r#"cohort = "absent.toml", label = "lesion", epochs = 1"#,
+    );
     let line = cli_error(f.root(), &missing);
     for needle in ["\"tuned\"", "`pretrained.cohort`", "absent.toml"] {
         assert!(line.contains(needle), "{needle} not in {line:?}");
     }
 
-    let no_label = f.experiment(r#"cohort = "pre.toml", label = "grade", epochs = 1"#);
+    let no_label = f.experiment(
+        "label.toml",
+        r#"cohort = "pre.toml", label = "grade", epochs = 1"#,
+    );
     let line = cli_error(f.root(), &no_label);
     for needle in ["\"tuned\"", "`pretrained.label`", "\"grade\""] {
         assert!(line.contains(needle), "{needle} not in {line:?}");
     }
 
-    let unknown = f.experiment(r#"cohort = "pre.toml", label = "lesion", epoch = 1"#);
+    let unknown = f.experiment(
+        "unknown.toml",
+        r#"cohort = "pre.toml", label = "lesion", epoch = 1"#,
+    );
     let line = cli_error(f.root(), &unknown);
     for needle in ["\"tuned\"", "`pretrained`", "`epoch`"] {
         assert!(line.contains(needle), "{needle} not in {line:?}");
     }
 
-    let both = f.experiment(r#"cohort = "pre.toml", path = "w.safetensors", label = "lesion""#);
+    let both = f.experiment(
+        "both.toml",
+        r#"cohort = "pre.toml", path = "w.safetensors", label = "lesion""#,
+    );
     let line = cli_error(f.root(), &both);
     assert!(line.contains("exactly one of `path`"), "{line}");
 }

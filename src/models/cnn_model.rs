@@ -29,9 +29,9 @@
 //! stream, so a cell is bit-identical on rerun.
 
 use super::cnn::classifier::{Aggregate, ArchSpec, CnnClassifier, CnnSpec, FittedCnn};
-use super::cnn_pretrain::PretrainedSpec;
 use super::cnn::input::{Layout, PatchSpec, Sample, extract};
 use super::cnn::train::{Labelled, TrainSpec};
+use super::cnn_pretrain::PretrainedSpec;
 use super::{
     CaseImages, Fitted, Model, ModelError, ModelKind, PatchPrediction, PredictData, SettingsError,
     TrainingData, ValidationData, check_training_data,

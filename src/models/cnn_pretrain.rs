@@ -24,8 +24,9 @@ use serde::{Deserialize, Deserializer};
 pub enum PretrainedSpec {
     /// Start from a `.safetensors` file.
     Checkpoint(Pretrained),
-    /// Start from a network the runner pretrains on another cohort.
-    Cohort(PretrainCohort),
+    /// Start from a network the runner pretrains on another cohort (boxed: it carries a
+    /// whole `TrainSpec`).
+    Cohort(Box<PretrainCohort>),
 }
 
 /// A pretraining cohort: the runner trains the model's network on all of it first.
@@ -150,7 +151,7 @@ impl<'de> Deserialize<'de> for PretrainedSpec {
                 .map_err(|e| explain("path", e)),
             (false, true) => value
                 .try_into()
-                .map(PretrainedSpec::Cohort)
+                .map(|c| PretrainedSpec::Cohort(Box::new(c)))
                 .map_err(|e| explain("cohort", e)),
         }
     }

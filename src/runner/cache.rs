@@ -139,7 +139,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cache = CellCache::new(dir.path(), "v1");
         let ids = vec!["a".to_string()];
-        for threshold in [Some(f64::NEG_INFINITY), Some(f64::INFINITY), None, Some(0.25)] {
+        for threshold in [
+            Some(f64::NEG_INFINITY),
+            Some(f64::INFINITY),
+            None,
+            Some(0.25),
+        ] {
             let r = CellResult {
                 case_ids: ids.clone(),
                 probabilities: vec![vec![0.5, 0.5]],

@@ -140,9 +140,10 @@ pub fn pretrain(
             .map_err(|message| key_error("pretrained.label", message))?;
         let exp = &prepared.exp;
         let key = checkpoint_key(exp, &job, &cohort, &classes);
-        let path = cache_root
-            .join("pretrained")
-            .join(format!("{}-{}.safetensors", job.model, &key[..16]));
+        let path =
+            cache_root
+                .join("pretrained")
+                .join(format!("{}-{}.safetensors", job.model, &key[..16]));
         let reusable = path.is_file() && read_checkpoint(&path).is_ok();
         if !reusable {
             let images = load_images(&cohort, exp.mask_label, progress)?;
@@ -270,12 +271,10 @@ fn save_atomic(
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(format!(".{}.tmp", std::process::id()));
     let tmp = PathBuf::from(tmp);
-    let result = write(&tmp)
-        .map_err(|e| e.to_string())
-        .and_then(|()| {
-            std::fs::rename(&tmp, path)
-                .map_err(|e| format!("cannot move the checkpoint to {}: {e}", path.display()))
-        });
+    let result = write(&tmp).map_err(|e| e.to_string()).and_then(|()| {
+        std::fs::rename(&tmp, path)
+            .map_err(|e| format!("cannot move the checkpoint to {}: {e}", path.display()))
+    });
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }

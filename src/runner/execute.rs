@@ -256,6 +256,10 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, Error> {
     });
     let mut run_json = run_json;
     if !pretraining.is_empty() {
+        // Pretraining ran between opening the cohort and extracting features: time it apart.
+        let pretrain_seconds: f64 = pretraining.iter().map(|p| p.seconds).sum();
+        run_json["seconds"]["pretrain"] = pretrain_seconds.into();
+        run_json["seconds"]["open_cohort"] = (opened.as_secs_f64() - pretrain_seconds).into();
         run_json["pretraining"] = pretraining
             .iter()
             .map(|p| {

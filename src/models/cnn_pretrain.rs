@@ -202,6 +202,23 @@ mod tests {
     }
 
     #[test]
+    fn a_fusion_cnn_refuses_the_cohort_form() {
+        use crate::models::ModelKind;
+        let settings: toml::Table = toml::from_str(
+            r#"
+strategy = "early"
+cnn = { input = { layout = { kind = "slices2d", k = 1 }, size = [16, 16], normalise = { kind = "z-score-in-mask" } }, network = { arch = "resnet", depth = "resnet18", base_width = 4, stem = "small" }, pretrained = { cohort = "m.toml", label = "y" } }
+"#,
+        )
+        .unwrap();
+        let e = crate::models::fusion::FusionKind
+            .build("fused", &settings)
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("top-level"), "{e}");
+    }
+
+    #[test]
     fn fine_tuning_settings_are_rejected_in_pretraining() {
         let spec = |train: &str| {
             parse(&format!(

@@ -135,6 +135,21 @@ mod tests {
     }
 
     #[test]
+    fn keyed_slices_are_stable_and_distinct() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = CellCache::new(dir.path(), "v1");
+        let (a, b) = (base.keyed_on("sha-a"), base.keyed_on("sha-b"));
+        assert_eq!(a.dir, base.keyed_on("sha-a").dir);
+        assert_ne!(a.dir, b.dir);
+        assert_ne!(a.dir, base.dir);
+        assert_eq!(a.dir.parent(), base.dir.parent());
+        assert_ne!(
+            a.dir,
+            CellCache::new(dir.path(), "v2").keyed_on("sha-a").dir
+        );
+    }
+
+    #[test]
     fn non_finite_thresholds_read_back_unchanged() {
         let dir = tempfile::tempdir().unwrap();
         let cache = CellCache::new(dir.path(), "v1");

@@ -14,7 +14,9 @@
 //! leaves half a checkpoint, and a rerun reuses it. The fine-tuned model's cells are keyed on
 //! the checkpoint file's own SHA-256, so a different checkpoint (another setting, or a
 //! machine whose arithmetic differs) never reuses cells fitted from the old one. A seed sweep
-//! fine-tunes every seed from the one checkpoint of the experiment seed.
+//! fine-tunes every seed from the one checkpoint of the experiment seed. Every run mode needs
+//! the checkpoint's hash, so a shard or a merge that finds no checkpoint in the shared cache
+//! trains it too (concurrent writers write the same bytes; the rename keeps the file whole).
 
 use super::RunnerError;
 use super::images::load_images;

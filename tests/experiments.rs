@@ -23,5 +23,8 @@ fn every_experiment_file_validates() {
         for model in &exp.models {
             radbench::models::build(model).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
         }
+        // Pretraining cohorts (`pretrained = { cohort = ... }`) must name readable manifests.
+        radbench::runner::pretrain::plan_pretraining(&exp, &file)
+            .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
     }
 }

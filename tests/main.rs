@@ -5,6 +5,7 @@ mod cnn3d;
 mod cnn_data;
 mod cnn_determinism;
 mod cnn_kind;
+mod cnn_pretrain;
 mod cnn_segmentation;
 mod cnn_training;
 mod cnn_transfer;

@@ -28,9 +28,10 @@
 //! per case. All randomness (initial weights, batch order, augmentation) comes from the cell's
 //! stream, so a cell is bit-identical on rerun.
 
-use super::cnn::classifier::{Aggregate, ArchSpec, CnnClassifier, CnnSpec, FittedCnn, Pretrained};
+use super::cnn::classifier::{Aggregate, ArchSpec, CnnClassifier, CnnSpec, FittedCnn};
 use super::cnn::input::{Layout, PatchSpec, Sample, extract};
 use super::cnn::train::{Labelled, TrainSpec};
+use super::cnn_pretrain::PretrainedSpec;
 use super::{
     CaseImages, Fitted, Model, ModelError, ModelKind, PatchPrediction, PredictData, SettingsError,
     TrainingData, ValidationData, check_training_data,
@@ -60,9 +61,10 @@ pub struct CnnModelSpec {
     /// Patch → patient aggregation.
     #[serde(default)]
     pub aggregate: Aggregate,
-    /// Checkpoint to start from.
+    /// Checkpoint to start from, or a cohort the runner pretrains on first
+    /// ([`PretrainedSpec`]).
     #[serde(default)]
-    pub pretrained: Option<Pretrained>,
+    pub pretrained: Option<PretrainedSpec>,
     /// With a `crop3d` layout: feed the crop's slices to a 2-D network as channels
     /// (`[c, d, h, w]` → `[c·d, h, w]`), e.g. the frames of a cine (default false).
     #[serde(default)]
@@ -97,8 +99,23 @@ impl CnnModelSpec {
             train: self.train.clone(),
             validation_fraction: self.validation_fraction,
             aggregate: self.aggregate,
-            pretrained: self.pretrained.clone(),
+            // An unresolved pretraining cohort has no weights yet; `fit_on` refuses it.
+            pretrained: self
+                .pretrained
+                .as_ref()
+                .and_then(PretrainedSpec::as_checkpoint)
+                .cloned(),
         }
+    }
+
+    /// These settings fine-tuning from the checkpoint at `path`, which the runner pretrained
+    /// on this model's pretraining cohort (unchanged unless `pretrained` is a cohort).
+    pub fn with_pretrained_checkpoint(&self, path: std::path::PathBuf) -> CnnModelSpec {
+        let mut spec = self.clone();
+        if let Some(PretrainedSpec::Cohort(cohort)) = &self.pretrained {
+            spec.pretrained = Some(PretrainedSpec::Checkpoint(cohort.checkpoint(path)));
+        }
+        spec
     }
 }
 
@@ -136,6 +153,11 @@ impl ModelKind for CnnKind {
                 "`validation = \"split\"` early-stops on the split's val cases; drop validation_fraction",
             ));
         }
+        if let Some(cohort) = spec.pretrained.as_ref().and_then(PretrainedSpec::as_cohort) {
+            cohort.check().map_err(|(key, message)| {
+                SettingsError::for_key("pretrained", format!("key `{key}`: {message}"))
+            })?;
+        }
         let has_validation =
             spec.validation == ValidationSource::Split || spec.validation_fraction > 0.0;
         spec.classifier_spec(2)
@@ -151,6 +173,15 @@ impl ModelKind for CnnKind {
             spec,
         }))
     }
+}
+
+/// Builds a checked `kind = "cnn"` model from parsed settings (the runner's fine-tuning model
+/// after it substituted a pretrained checkpoint for the pretraining cohort).
+pub(crate) fn model_from_spec(id: &str, spec: CnnModelSpec) -> Box<dyn Model> {
+    Box::new(CnnModel {
+        id: id.to_string(),
+        spec,
+    })
 }
 
 /// An unfitted CNN model.
@@ -259,6 +290,16 @@ impl CnnModel {
         rng: &mut SeededRng,
     ) -> Result<Box<dyn Fitted>, ModelError> {
         check_training_data(&self.id, data)?;
+        if let Some(PretrainedSpec::Cohort(c)) = &self.spec.pretrained {
+            return Err(ModelError::Fit {
+                model: self.id.clone(),
+                message: format!(
+                    "`pretrained.cohort = {:?}` is pretrained by the runner before the cells; it is \
+                     supported on top-level `kind = \"cnn\"` models only (use `pretrained.path` here)",
+                    c.cohort
+                ),
+            });
+        }
         if data.images.len() != data.labels.len() {
             return Err(ModelError::Shape {
                 model: self.id.clone(),

@@ -11,6 +11,7 @@
 
 pub mod cnn;
 pub mod cnn_model;
+pub mod cnn_pretrain;
 pub mod forest;
 pub mod fusion;
 pub mod lasso;

@@ -29,6 +29,50 @@ pub struct Provenance {
     pub seed_derivation: String,
     /// Where the build commit and timings are (they vary by machine, so they are not here).
     pub run_details: String,
+    /// Networks the run pretrained on another cohort before the cells (left out when none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pretrained: Vec<PretrainedNetwork>,
+}
+
+/// A model's network pretrained on another cohort, and how its checkpoint loaded for
+/// fine-tuning.
+#[derive(Debug, Clone, Serialize)]
+pub struct PretrainedNetwork {
+    /// The fine-tuned model's id.
+    pub model: String,
+    /// The pretraining cohort's manifest path as written in the experiment.
+    pub cohort: String,
+    /// SHA-256 of that manifest's bytes.
+    pub manifest_sha256: String,
+    /// The pretraining cohort's fingerprint.
+    pub cohort_fingerprint: String,
+    /// The pretraining label.
+    pub label: String,
+    /// Its values, in class order.
+    pub classes: Vec<i64>,
+    /// Number of pretraining cases.
+    pub cases: usize,
+    /// Pretraining epochs.
+    pub epochs: usize,
+    /// The random stream's path (derived from the experiment seed).
+    pub seed_path: Vec<String>,
+    /// SHA-256 of the checkpoint file's bytes.
+    pub checkpoint_sha256: String,
+    /// What loading the checkpoint into the fine-tuned network did.
+    pub load: LoadCounts,
+}
+
+/// Numbers of tensors in each outcome of a checkpoint load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct LoadCounts {
+    /// Set from the checkpoint.
+    pub loaded: usize,
+    /// Kept fresh because a `skip` prefix matched.
+    pub skipped: usize,
+    /// Absent from the checkpoint (kept fresh).
+    pub missing: usize,
+    /// In the checkpoint but not in the network.
+    pub unexpected: usize,
 }
 
 /// One manifest file and its hash.
@@ -93,6 +137,30 @@ impl Provenance {
             ("seed derivation", self.seed_derivation.clone()),
             ("build commit and timings", self.run_details.clone()),
         ]);
+        for p in &self.pretrained {
+            rows.push((
+                "pretrained network",
+                format!(
+                    "{}: pretrained on {} (manifest SHA-256 {}, cohort fingerprint {}, {} cases, \
+                     label {} with classes {:?}, {} epochs, stream {:?}); checkpoint SHA-256 {}; \
+                     fine-tuning load: {} loaded, {} skipped, {} missing, {} unexpected",
+                    p.model,
+                    p.cohort,
+                    p.manifest_sha256,
+                    p.cohort_fingerprint,
+                    p.cases,
+                    p.label,
+                    p.classes,
+                    p.epochs,
+                    p.seed_path,
+                    p.checkpoint_sha256,
+                    p.load.loaded,
+                    p.load.skipped,
+                    p.load.missing,
+                    p.load.unexpected,
+                ),
+            ));
+        }
         rows
     }
 }

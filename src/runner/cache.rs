@@ -20,6 +20,9 @@ pub struct CellResult {
     pub probabilities: Vec<Vec<f64>>,
     /// Binary analyses: the Youden-optimal threshold on the training fold's own predictions,
     /// applied to this fold's test cases (the operating point is never chosen on test data).
+    /// Stored as text when not finite (Youden's J can pick pROC's −∞ end threshold), since
+    /// JSON numbers cannot hold it and a `null` would read back as no threshold.
+    #[serde(default, with = "threshold_text")]
     pub threshold: Option<f64>,
     /// What the fit chose (selected features, epochs, ...); `null` when nothing.
     #[serde(default)]
@@ -44,6 +47,21 @@ impl CellCache {
         }
     }
 
+    /// The cache of this slice further keyed on `extra` (a pretrained checkpoint's SHA-256),
+    /// so a change of `extra` starts an empty slice instead of reusing stale cells.
+    pub fn keyed_on(&self, extra: &str) -> CellCache {
+        let slice = self
+            .dir
+            .file_name()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        CellCache {
+            dir: self
+                .dir
+                .with_file_name(crate::report::content_version(&slice, extra)),
+        }
+    }
+
     fn path(&self, key: &str) -> PathBuf {
         self.dir.join(format!("{key}.json"))
     }
@@ -59,6 +77,38 @@ impl CellCache {
     pub fn store(&self, key: &str, result: &CellResult) -> Result<(), ReportError> {
         let bytes = serde_json::to_vec(result).unwrap_or_default();
         write_atomic(&self.path(key), &bytes)
+    }
+}
+
+/// (De)serialises an optional threshold: finite values as JSON numbers, −∞, +∞ and NaN as
+/// the strings `"-inf"`, `"inf"` and `"nan"`, so that a cached cell reads back bit for bit.
+mod threshold_text {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(untagged)]
+    enum Stored {
+        Number(f64),
+        Text(String),
+    }
+
+    pub fn serialize<S: Serializer>(value: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+        match value {
+            None => s.serialize_none(),
+            Some(t) if t.is_finite() => s.serialize_some(&Stored::Number(*t)),
+            Some(t) => s.serialize_some(&Stored::Text(t.to_string().to_lowercase())),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+        match Option::<Stored>::deserialize(d)? {
+            None => Ok(None),
+            Some(Stored::Number(t)) => Ok(Some(t)),
+            Some(Stored::Text(text)) => text
+                .parse::<f64>()
+                .map(Some)
+                .map_err(|_| serde::de::Error::custom(format!("not a threshold: {text:?}"))),
+        }
     }
 }
 
@@ -82,5 +132,49 @@ mod tests {
         assert_eq!(cache.load("m__r0__f0", &ids), Some(r));
         assert_eq!(cache.load("m__r0__f0", &ids[..1]), None);
         assert_eq!(cache.load("other", &ids), None);
+    }
+
+    #[test]
+    fn keyed_slices_are_stable_and_distinct() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = CellCache::new(dir.path(), "v1");
+        let (a, b) = (base.keyed_on("sha-a"), base.keyed_on("sha-b"));
+        assert_eq!(a.dir, base.keyed_on("sha-a").dir);
+        assert_ne!(a.dir, b.dir);
+        assert_ne!(a.dir, base.dir);
+        assert_eq!(a.dir.parent(), base.dir.parent());
+        assert_ne!(
+            a.dir,
+            CellCache::new(dir.path(), "v2").keyed_on("sha-a").dir
+        );
+    }
+
+    #[test]
+    fn non_finite_thresholds_read_back_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = CellCache::new(dir.path(), "v1");
+        let ids = vec!["a".to_string()];
+        for threshold in [
+            Some(f64::NEG_INFINITY),
+            Some(f64::INFINITY),
+            None,
+            Some(0.25),
+        ] {
+            let r = CellResult {
+                case_ids: ids.clone(),
+                probabilities: vec![vec![0.5, 0.5]],
+                threshold,
+                summary: serde_json::Value::Null,
+                patches: Vec::new(),
+            };
+            cache.store("m", &r).unwrap();
+            assert_eq!(cache.load("m", &ids).unwrap().threshold, threshold);
+        }
+        let nan = CellResult {
+            threshold: Some(f64::NAN),
+            ..cache.load("m", &ids).unwrap()
+        };
+        cache.store("m", &nan).unwrap();
+        assert!(cache.load("m", &ids).unwrap().threshold.unwrap().is_nan());
     }
 }

@@ -66,6 +66,8 @@ pub struct RunOutcome {
     pub cells_reused: usize,
     /// Cells missing from the cache (merge with `allow_partial` only).
     pub cells_missing: Vec<String>,
+    /// The networks pretrained (or read from the cache) before the cells.
+    pub pretraining: Vec<super::pretrain::PretrainOutcome>,
 }
 
 /// Runs an experiment and writes its report.
@@ -75,7 +77,8 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, Error> {
         .cache
         .clone()
         .unwrap_or_else(|| opts.out.join(".cache"));
-    let prepared = prepare(&opts.experiment, &cache_root)?;
+    let mut prepared = prepare(&opts.experiment, &cache_root)?;
+    let pretraining = super::pretrain::pretrain(&mut prepared, &cache_root, opts.progress)?;
     let Prepared {
         exp,
         cohort,
@@ -88,6 +91,7 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, Error> {
         version,
         provenance,
         sweep: _,
+        pretraining: _,
     } = &prepared;
     let opened = started.elapsed();
     let table = extract_features(exp, cohort, &cache_root, opts.progress)?;
@@ -180,6 +184,7 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, Error> {
             cells_computed,
             cells_reused,
             cells_missing: Vec::new(),
+            pretraining,
         });
     }
     let missing: Vec<String> = cells
@@ -249,6 +254,24 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, Error> {
         },
         "inference_latency": latency_json(exp, latencies),
     });
+    let mut run_json = run_json;
+    if !pretraining.is_empty() {
+        // Pretraining ran between opening the cohort and extracting features: time it apart.
+        let pretrain_seconds: f64 = pretraining.iter().map(|p| p.seconds).sum();
+        run_json["seconds"]["pretrain"] = pretrain_seconds.into();
+        run_json["seconds"]["open_cohort"] = (opened.as_secs_f64() - pretrain_seconds).into();
+        run_json["pretraining"] = pretraining
+            .iter()
+            .map(|p| {
+                serde_json::json!({
+                    "model": p.model,
+                    "checkpoint": p.checkpoint.display().to_string(),
+                    "trained": p.trained,
+                    "seconds": p.seconds,
+                })
+            })
+            .collect();
+    }
     let run_json = format!(
         "{}\n",
         serde_json::to_string_pretty(&run_json).unwrap_or_default()
@@ -273,6 +296,7 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, Error> {
         cells_computed,
         cells_reused,
         cells_missing: missing,
+        pretraining,
     })
 }
 

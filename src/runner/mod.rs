@@ -17,6 +17,7 @@ pub mod operating_point;
 mod patches;
 pub mod plan;
 mod prepare;
+pub mod pretrain;
 mod progress;
 pub mod segmentation;
 pub mod shard;
@@ -115,4 +116,12 @@ pub enum RunnerError {
     /// The survival analysis cannot be carried out.
     #[error("survival: {0}")]
     Survival(String),
+    /// Pretraining a model's network on its pretraining cohort failed.
+    #[error("model {model:?}: pretraining: {message}")]
+    Pretraining {
+        /// Model id.
+        model: String,
+        /// What failed.
+        message: String,
+    },
 }

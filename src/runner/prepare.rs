@@ -40,6 +40,8 @@ pub struct Prepared {
     /// The other seeds of a seed sweep (those different from `exp.seed`), each with its own
     /// folds and cell caches; their cells follow the main cells in `cells`.
     pub sweep: Vec<SweepRun>,
+    /// The models that pretrain on another cohort before the cells (see [`super::pretrain`]).
+    pub pretraining: Vec<super::pretrain::PretrainJob>,
 }
 
 /// One seed of a seed sweep: the whole experiment again with another seed.
@@ -79,7 +81,12 @@ pub fn prepare(experiment: &Path, cache_root: &Path) -> Result<Prepared, Error> 
     }
 
     let fingerprint = cohort.fingerprint().to_string();
-    let version = report::content_version(&exp.canonical_json(), &fingerprint);
+    // The pretraining manifests are inputs too (nothing is added when there are none).
+    let pretraining = super::pretrain::plan_pretraining(&exp, experiment)?;
+    let version = report::content_version(
+        &(exp.canonical_json() + &super::pretrain::version_part(&pretraining)),
+        &fingerprint,
+    );
 
     let folds = make_folds(&exp, exp.seed, cases, &labels)?;
 
@@ -122,6 +129,7 @@ pub fn prepare(experiment: &Path, cache_root: &Path) -> Result<Prepared, Error> 
         version,
         provenance,
         sweep,
+        pretraining,
     })
 }
 
@@ -187,6 +195,7 @@ fn provenance(
         },
         seed_derivation: seed_derivation(exp.seed),
         run_details: RUN_DETAILS.into(),
+        pretrained: Vec::new(),
     })
 }
 

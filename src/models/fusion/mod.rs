@@ -106,6 +106,16 @@ fn parse<T: DeserializeOwned>(settings: &toml::Table) -> Result<T, SettingsError
 
 /// Checks the CNN part's settings as `kind = "cnn"` does.
 fn check_cnn(spec: &CnnModelSpec) -> Result<(), SettingsError> {
+    if spec
+        .pretrained
+        .as_ref()
+        .is_some_and(|p| p.as_cohort().is_some())
+    {
+        return Err(SettingsError::for_key(
+            "cnn",
+            "`cnn.pretrained.cohort`: pretraining cohorts are supported on top-level `kind = \"cnn\"` models only (use `pretrained.path` here)",
+        ));
+    }
     if spec.channels.is_empty() {
         return Err(SettingsError::for_key(
             "channels",

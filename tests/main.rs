@@ -28,6 +28,7 @@ mod splits;
 mod stats_anchors;
 mod stats_bootstrap;
 mod stats_cli;
+mod study_auto_mask;
 mod study_ceus;
 mod study_operating_point;
 mod study_segmentation;

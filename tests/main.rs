@@ -6,6 +6,7 @@ mod cnn_data;
 mod cnn_determinism;
 mod cnn_kind;
 mod cnn_segmentation;
+mod cnn_segmentation3d;
 mod cnn_training;
 mod cnn_transfer;
 mod conformance_dcurves;

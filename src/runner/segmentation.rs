@@ -1,6 +1,8 @@
 //! Segmenter cells: for each `kind = "segmenter"` model, repeat and fold, a U-Net trained on the
-//! training part's image + mask pairs predicts a mask for every test case (and, to set the
-//! survival threshold without looking at the test part, for every training case).
+//! training part's image + mask pairs (axial slices, or whole volumes with `dims = 3`) predicts
+//! a mask for every test case (and, to set the survival threshold without looking at the test
+//! part, for every training case). The test masks are kept beside the cell for the models
+//! that extract radiomics from them ([`super::auto_mask`]).
 //!
 //! A cell's stream is `["segmenter", id, "repeat", r, "fold", f]`; finished cells are stored
 //! atomically under `<cache>/segmenter-cells/<slice>/`, where the slice hashes what the cells
@@ -13,6 +15,7 @@ use crate::data::split::Folds;
 use crate::eval::threshold::{ProportionInterval, proportion_ci};
 use crate::models::CaseImages;
 use crate::models::cnn::segment::{CaseSegmentation, fit_segmenter, training_slices};
+use crate::models::cnn::segment3d::training_volume;
 use crate::models::segmenter::{SegmenterSettings, channel_images, keep_slice, parse_settings};
 use crate::report::studies::{SegmentationResult, SegmentedCase};
 use crate::report::{self, write_atomic};
@@ -187,6 +190,13 @@ fn fit_cell(
     for &i in train {
         let case = &images[i];
         let inputs = channel_images(case, &settings.channels)?;
+        if settings.unet.dims == 3 {
+            samples.push(
+                training_volume(&case.case_id, &inputs, &case.mask, settings.unet.normalise)
+                    .map_err(|e| e.to_string())?,
+            );
+            continue;
+        }
         let slices = training_slices(&case.case_id, &inputs, &case.mask, settings.unet.normalise)
             .map_err(|e| e.to_string())?;
         samples.extend(

@@ -162,3 +162,99 @@ fn unet3d_is_deterministic_across_threads() {
     assert_eq!(one, train_and_fingerprint(5), "child vs this process");
     assert_ne!(one, train_and_fingerprint(6), "the seed must matter");
 }
+
+/// The 3-D U-Net as a `kind = "segmenter"` of an experiment, feeding the automated radiomics
+/// model: masks on the image grid, Dice and QC in the report, same bytes on rerun.
+#[test]
+fn unet3d_segmenter_runs_in_an_experiment() {
+    let dir = tempfile::tempdir().unwrap();
+    let cohort = dir.path().join("cohort");
+    let radbench = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_radbench"))
+            .args(args)
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "{text}");
+        text
+    };
+    radbench(&[
+        "synth",
+        "spleen-ct",
+        "--n",
+        "10",
+        "--seed",
+        "3",
+        "--out",
+        cohort.to_str().unwrap(),
+    ]);
+    let exp = dir.path().join("seg3d.toml");
+    std::fs::write(
+        &exp,
+        r#"
+[experiment]
+name = "tiny-seg3d"
+seed = 4
+[data]
+manifest = "cohort/manifest.toml"
+label = "decompensation"
+[features]
+classes = ["shape"]
+[split]
+kind = "stratified-kfold"
+folds = 2
+[[model]]
+id = "auto"
+kind = "logistic"
+mask = "predicted:unet3d"
+[[model]]
+id = "unet3d"
+kind = "segmenter"
+write_masks = true
+[model.unet]
+dims = 3
+base_width = 2
+levels = 2
+epochs = 1
+batch_size = 2
+lr = 0.05
+"#,
+    )
+    .unwrap();
+    let run = |out: &str| {
+        let text = radbench(&[
+            "run",
+            "--quiet",
+            "--out",
+            dir.path().join(out).to_str().unwrap(),
+            exp.to_str().unwrap(),
+        ]);
+        std::path::PathBuf::from(
+            text.lines()
+                .find_map(|l| l.strip_prefix("report: "))
+                .unwrap(),
+        )
+    };
+    let folder = run("a");
+    let bytes = std::fs::read(folder.join("report.json")).unwrap();
+    assert_eq!(std::fs::read(run("b").join("report.json")).unwrap(), bytes);
+    let r: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    let cases = r["segmentation"][0]["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 10);
+    assert!(
+        cases
+            .iter()
+            .all(|c| (0.0..=1.0).contains(&c["dice"].as_f64().unwrap()))
+    );
+    assert_eq!(r["auto_mask"][0]["test_cases"], 10);
+    let first = cases[0]["case"].as_str().unwrap();
+    let mask = radbench::data::nifti::read_mask(
+        &folder.join("masks/unet3d").join(format!("{first}.nii.gz")),
+    )
+    .unwrap();
+    assert_eq!(mask.grid.dims, [64, 64, 32]);
+}

@@ -324,3 +324,53 @@ fn predicted_mask_needs_a_segmenter_and_a_radiomics_model() {
         &["mask"],
     );
 }
+
+/// Shards of an experiment with a model on predicted masks: whichever shard holds its cells
+/// computes (or reuses) the segmenter cells it reads, and the merged run equals a plain one.
+#[test]
+fn shards_of_an_automated_model_merge_into_the_plain_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let cohort = dir.path().join("cohort");
+    let (ok, text) = radbench(&[
+        "synth",
+        "spleen-ct",
+        "--n",
+        "12",
+        "--seed",
+        "5",
+        "--out",
+        cohort.to_str().unwrap(),
+    ]);
+    assert!(ok, "{text}");
+    // Only the cheap blind segmenter; `auto` now reads its masks too.
+    let unet = EXPERIMENT.find("[[model]]\nid = \"unet\"").unwrap();
+    let blind = EXPERIMENT.find("[[model]]\nid = \"blind\"").unwrap();
+    let text = format!("{}{}", &EXPERIMENT[..unet], &EXPERIMENT[blind..])
+        .replace("predicted:unet", "predicted:blind");
+    let exp = dir.path().join("auto.toml");
+    std::fs::write(&exp, text).unwrap();
+    let sharded = dir.path().join("sharded");
+    for shard in ["1/2", "0/2"] {
+        let (ok, text) = radbench(&[
+            "run",
+            "--quiet",
+            "--shard",
+            shard,
+            "--out",
+            sharded.to_str().unwrap(),
+            exp.to_str().unwrap(),
+        ]);
+        assert!(ok, "shard {shard}: {text}");
+    }
+    let merged = run(&exp, &sharded);
+    let run_json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(merged.join("run.json")).unwrap()).unwrap();
+    assert_eq!(run_json["cells_computed"], 0);
+    let plain = run(&exp, &dir.path().join("plain"));
+    for name in ["report.json", "predictions.csv"] {
+        assert!(
+            std::fs::read(merged.join(name)).unwrap() == std::fs::read(plain.join(name)).unwrap(),
+            "{name} differs"
+        );
+    }
+}

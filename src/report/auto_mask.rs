@@ -10,6 +10,9 @@ use serde::Serialize;
 pub const FALLBACK_PREDICTION: &str =
     "class frequencies of the cell's training cases (no-information prediction)";
 
+/// Fallback cases named in the table; report.json lists every one.
+const SHOWN: usize = 10;
+
 /// One model on predicted masks (repeat 0).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AutoMaskResult {
@@ -40,17 +43,26 @@ pub struct FallbackRow {
 
 /// The table of this section (none without models on predicted masks).
 pub fn tables(r: &Report) -> Vec<Table> {
-    let Some(models) = &r.auto_mask else {
-        return Vec::new();
-    };
+    r.auto_mask.as_deref().map(table).into_iter().collect()
+}
+
+/// The table of the models on predicted masks.
+fn table(models: &[AutoMaskResult]) -> Table {
     let rows = models
         .iter()
         .map(|m| {
-            let listed: Vec<String> = m
+            let mut listed: Vec<String> = m
                 .fallback
                 .iter()
+                .take(SHOWN)
                 .map(|f| format!("{} (fold {}: {})", f.case, f.fold, f.reason))
                 .collect();
+            if m.fallback.len() > SHOWN {
+                listed.push(format!(
+                    "and {} more (all in report.json)",
+                    m.fallback.len() - SHOWN
+                ));
+            }
             vec![
                 m.model.clone(),
                 m.segmenter.clone(),
@@ -65,7 +77,7 @@ pub fn tables(r: &Report) -> Vec<Table> {
             ]
         })
         .collect();
-    vec![Table {
+    Table {
         title: "Radiomics of predicted masks".into(),
         caption: format!(
             "Fully automated pipeline (repeat 0): each model is fitted on its training cases' \
@@ -86,5 +98,42 @@ pub fn tables(r: &Report) -> Vec<Table> {
         .to_vec(),
         numeric: vec![false, false, false, true, true, false],
         rows,
-    }]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_fallback_lists_are_cut_in_the_table() {
+        let row = |i: usize| FallbackRow {
+            case: format!("c{i}"),
+            fold: i % 2,
+            reason: "empty predicted mask".into(),
+        };
+        let result = AutoMaskResult {
+            model: "auto".into(),
+            segmenter: "unet".into(),
+            training_masks: "reference".into(),
+            test_cases: 40,
+            fallback_prediction: FALLBACK_PREDICTION.into(),
+            fallback: (0..13).map(row).collect(),
+        };
+        let cell = |r: &AutoMaskResult| table(std::slice::from_ref(r)).rows[0][5].clone();
+        let text = cell(&result);
+        assert!(
+            text.starts_with("c0 (fold 0: empty predicted mask); c1 (fold 1"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("c9 (fold 1: empty predicted mask); and 3 more (all in report.json)"),
+            "{text}"
+        );
+        let none = AutoMaskResult {
+            fallback: Vec::new(),
+            ..result
+        };
+        assert_eq!(cell(&none), "—");
+    }
 }

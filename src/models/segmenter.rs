@@ -13,6 +13,7 @@
 //! empty_slice_stride = 4    # train on every slice with mask voxels and every 4th empty one
 //! write_masks = true        # predicted masks (repeat 0) as NIfTI into the report folder
 //! [model.unet]              # U-Net and training settings; omitted keys take the defaults
+//! dims = 2                  # 3: a 3-D U-Net on whole volumes (sides divisible by 2^levels)
 //! epochs = 6
 //! ```
 
@@ -67,6 +68,21 @@ pub fn parse_settings(settings: &toml::Table) -> Result<SegmenterSettings, Setti
         ));
     }
     let u = &s.unet;
+    if !(2..=3).contains(&u.dims) {
+        return Err(SettingsError::for_key(
+            "unet",
+            format!(
+                "dims = {}: 2 (U-Net on axial slices) or 3 (3-D U-Net on whole volumes)",
+                u.dims
+            ),
+        ));
+    }
+    if u.dims == 3 && s.empty_slice_stride != 1 {
+        return Err(SettingsError::for_key(
+            "empty_slice_stride",
+            "the 3-D U-Net (`unet.dims = 3`) trains on whole volumes; empty_slice_stride applies to slices only",
+        ));
+    }
     if u.batch_size < 2 || u.epochs == 0 || !(u.lr.is_finite() && u.lr > 0.0) {
         return Err(SettingsError::for_key(
             "unet",
@@ -132,6 +148,16 @@ mod tests {
         );
         let t: toml::Table = toml::from_str("chanels = []").unwrap();
         assert_eq!(parse_settings(&t).unwrap_err().key(), Some("chanels"));
+        let t: toml::Table = toml::from_str("[unet]\ndims = 3").unwrap();
+        assert_eq!(parse_settings(&t).unwrap().unet.dims, 3);
+        let t: toml::Table = toml::from_str("[unet]\ndims = 4").unwrap();
+        let e = parse_settings(&t).unwrap_err();
+        assert!(e.to_string().contains("dims = 4"), "{e}");
+        let t: toml::Table = toml::from_str("empty_slice_stride = 4\n[unet]\ndims = 3").unwrap();
+        assert_eq!(
+            parse_settings(&t).unwrap_err().key(),
+            Some("empty_slice_stride")
+        );
     }
 
     #[test]

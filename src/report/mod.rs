@@ -7,6 +7,7 @@
 //! timestamps and are byte-identical on rerun; `run.json` (host, threads, durations) is the
 //! only file allowed to differ.
 
+pub mod auto_mask;
 pub mod benchmark;
 pub mod figures;
 pub mod figures_survival;
@@ -95,6 +96,9 @@ pub struct Report {
     /// The test-split summary of a predefined split (absent otherwise).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub test_summary: Option<benchmark::TestSummary>,
+    /// Models on predicted masks and their fallback cases (absent when there are none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auto_mask: Option<Vec<auto_mask::AutoMaskResult>>,
 }
 
 /// A seed sweep: each model's metrics for every seed, and their spread.

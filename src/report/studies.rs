@@ -219,6 +219,7 @@ pub fn tables(r: &Report) -> Vec<Table> {
                 .collect(),
         });
     }
+    out.extend(super::auto_mask::tables(r));
     out
 }
 

@@ -31,6 +31,10 @@ pub struct CellResult {
     /// slices); empty otherwise.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub patches: Vec<crate::models::PatchPrediction>,
+    /// Test cases of a `mask = "predicted:<segmenter>"` model scored by the fallback because
+    /// their predicted mask gave no features ([`super::auto_mask`]); empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mask_fallback: Vec<super::auto_mask::FallbackCase>,
 }
 
 /// Where one experiment version keeps its finished cells.
@@ -127,6 +131,7 @@ mod tests {
             threshold: Some(0.5),
             summary: serde_json::Value::Null,
             patches: Vec::new(),
+            mask_fallback: Vec::new(),
         };
         cache.store("m__r0__f0", &r).unwrap();
         assert_eq!(cache.load("m__r0__f0", &ids), Some(r));
@@ -166,6 +171,7 @@ mod tests {
                 threshold,
                 summary: serde_json::Value::Null,
                 patches: Vec::new(),
+                mask_fallback: Vec::new(),
             };
             cache.store("m", &r).unwrap();
             assert_eq!(cache.load("m", &ids).unwrap().threshold, threshold);

@@ -403,6 +403,7 @@ pub fn evaluate(
         published_segmentation: None,
         operating_point: None,
         test_summary,
+        auto_mask: None,
     };
     let more = crate::report::figures::extra_figure_names(&report);
     report.figures.extend(more);

@@ -105,7 +105,9 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, Error> {
         Mode::Shard(shard) => shard.index == 0,
         Mode::Merge { .. } => false,
     };
+    let auto_mask = exp.models.iter().any(|m| !m.mask.is_reference());
     let study_images = (compute_segmenters && !exp.segmenters.is_empty())
+        || (auto_mask && !merge)
         || exp.survival.as_ref().is_some_and(|s| {
             s.group_by == crate::spec::survival::SurvivalGrouping::ReferenceVolume
         });
@@ -114,13 +116,6 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, Error> {
     } else {
         Vec::new()
     };
-    let inputs = Inputs {
-        table: &table,
-        labels,
-        n_classes: exp.classes.len(),
-        images: &images,
-    };
-
     // Which cells this run is responsible for.
     let mine: Vec<bool> = match opts.mode {
         Mode::Shard(shard) => prepared
@@ -129,6 +124,35 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, Error> {
             .map(|s| s == shard.index)
             .collect(),
         _ => vec![true; cells.len()],
+    };
+    // Models on predicted masks read the segmenters' test masks, so the segmenters come first;
+    // a shard holding such cells computes (or reuses) every segmenter cell itself (the same
+    // bytes as shard 0's, written atomically).
+    let needs_masks = auto_mask
+        && cells
+            .iter()
+            .zip(&mine)
+            .any(|(c, &m)| m && !exp.models[c.model_index].mask.is_reference());
+    let compute_segmenters = compute_segmenters || (needs_masks && !merge);
+    let segmenter_runs = if exp.segmenters.is_empty() || !(compute_segmenters || merge) {
+        Vec::new()
+    } else {
+        super::segmentation::run_segmenters(
+            exp,
+            folds,
+            &table.case_ids,
+            &images,
+            &cache_root,
+            fingerprint,
+            compute_segmenters,
+        )?
+    };
+    let inputs = Inputs {
+        table: &table,
+        labels,
+        n_classes: exp.classes.len(),
+        images: &images,
+        segmenters: &segmenter_runs,
     };
     let compute = !matches!(opts.mode, Mode::Merge { .. });
     let bar = progress_bar(
@@ -163,19 +187,6 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, Error> {
         .filter(|(_, reused)| *reused)
         .count();
     let cells_computed = results.iter().flatten().count() - cells_reused;
-    let segmenter_runs = if exp.segmenters.is_empty() || !(compute_segmenters || merge) {
-        Vec::new()
-    } else {
-        super::segmentation::run_segmenters(
-            exp,
-            folds,
-            &table.case_ids,
-            &images,
-            &cache_root,
-            fingerprint,
-            compute_segmenters,
-        )?
-    };
     let fitted = started.elapsed();
     if let Mode::Shard(_) = opts.mode {
         return Ok(RunOutcome {
@@ -234,6 +245,8 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, Error> {
         &images,
         &rows,
     )?;
+    report.auto_mask =
+        super::auto_mask::summary(exp, &cells[..main], &results[..main], &table.case_ids);
     let figures = report::draw_figures(&report)?;
     let json = report::render_json(&report);
     let md = report::markdown::render_markdown(&report);
@@ -350,6 +363,8 @@ struct Inputs<'a> {
     labels: &'a [usize],
     n_classes: usize,
     images: &'a [CaseImages],
+    /// The segmenters' runs (test masks for models on predicted masks).
+    segmenters: &'a [super::segmentation::SegmenterRun],
 }
 
 /// Fits one cell (or reads it from the cache); the flag says whether it was reused.
@@ -450,7 +465,24 @@ fn run_cell(
         feature_names: &table.names,
         images: &test_images,
     };
-    let probabilities = fitted.predict_proba(&test_data).map_err(cell_error)?;
+    let (probabilities, mask_fallback) = match exp.models[cell.model_index].mask.segmenter() {
+        None => (
+            fitted.predict_proba(&test_data).map_err(cell_error)?,
+            Vec::new(),
+        ),
+        Some(segmenter) => super::auto_mask::predict_test(
+            exp,
+            segmenter,
+            inputs.segmenters,
+            cell,
+            test,
+            inputs.images,
+            &table.names,
+            fitted.as_ref(),
+            &y_train,
+            inputs.n_classes,
+        )?,
+    };
     let patches = fitted
         .predict_patches(&test_data)
         .map_err(cell_error)?
@@ -472,6 +504,7 @@ fn run_cell(
         threshold,
         summary: fitted.summary(),
         patches,
+        mask_fallback,
     };
     cache.store(&cell.key(), &result)?;
     Ok((result, false))

@@ -6,6 +6,7 @@
 //! report. Parallel work is collected in input order, so thread count and scheduling never
 //! reach a result. Finished cells are cached ([`cache`]) so an interrupted run resumes.
 
+pub mod auto_mask;
 pub mod cache;
 mod channel_features;
 mod evaluate;
@@ -122,6 +123,14 @@ pub enum RunnerError {
         /// Model id.
         model: String,
         /// What failed.
+        message: String,
+    },
+    /// Radiomics of a predicted mask cannot be computed (not a fallback case: a run fault).
+    #[error("case {case}: predicted mask: {message}")]
+    PredictedMask {
+        /// Case id (or the cell, in parentheses).
+        case: String,
+        /// What is wrong.
         message: String,
     },
 }

@@ -101,6 +101,7 @@ mod tests {
                         probabilities: vec![1.0 - p, p],
                     })
                     .collect(),
+                mask_fallback: Vec::new(),
             },
             false,
         ))

@@ -155,6 +155,11 @@ fn model_caches(
             if let Some(op) = &exp.operating_point {
                 slice["operating_point"] = serde_json::json!(op.positive);
             }
+            // Test features from predicted masks depend on the segmenter's settings too.
+            if let Some(seg) = m.mask.segmenter() {
+                slice["mask_segmenter"] =
+                    serde_json::json!(exp.segmenters.iter().find(|s| s.id == seg));
+            }
             CellCache::new(
                 cache_root,
                 &report::content_version(&slice.to_string(), fingerprint),

@@ -1,6 +1,8 @@
 //! Segmenter cells: for each `kind = "segmenter"` model, repeat and fold, a U-Net trained on the
-//! training part's image + mask pairs predicts a mask for every test case (and, to set the
-//! survival threshold without looking at the test part, for every training case).
+//! training part's image + mask pairs (axial slices, or whole volumes with `dims = 3`) predicts
+//! a mask for every test case (and, to set the survival threshold without looking at the test
+//! part, for every training case). The test masks are kept beside the cell for the models
+//! that extract radiomics from them ([`super::auto_mask`]).
 //!
 //! A cell's stream is `["segmenter", id, "repeat", r, "fold", f]`; finished cells are stored
 //! atomically under `<cache>/segmenter-cells/<slice>/`, where the slice hashes what the cells
@@ -13,6 +15,7 @@ use crate::data::split::Folds;
 use crate::eval::threshold::{ProportionInterval, proportion_ci};
 use crate::models::CaseImages;
 use crate::models::cnn::segment::{CaseSegmentation, fit_segmenter, training_slices};
+use crate::models::cnn::segment3d::training_volume;
 use crate::models::segmenter::{SegmenterSettings, channel_images, keep_slice, parse_settings};
 use crate::report::studies::{SegmentationResult, SegmentedCase};
 use crate::report::{self, write_atomic};
@@ -48,9 +51,14 @@ pub struct SegmenterRun {
 }
 
 impl SegmenterRun {
-    /// Folder of the predicted masks (repeat 0, fold `fold`) in the cache.
-    fn masks_dir(&self, fold: usize) -> PathBuf {
-        masks_dir(&self.dir, &self.id, fold)
+    /// Folder of the predicted test masks of (`repeat`, `fold`) in the cache.
+    fn masks_dir(&self, repeat: usize, fold: usize) -> PathBuf {
+        masks_dir(&self.dir, &self.id, repeat, fold)
+    }
+
+    /// The stored predicted mask (label 1) of test case `case` in (`repeat`, `fold`).
+    pub fn predicted_mask_path(&self, repeat: usize, fold: usize, case: &str) -> PathBuf {
+        self.masks_dir(repeat, fold).join(format!("{case}.nii.gz"))
     }
 }
 
@@ -58,8 +66,18 @@ fn cell_key(id: &str, repeat: usize, fold: usize) -> String {
     format!("{id}__r{repeat}__f{fold}")
 }
 
-fn masks_dir(dir: &Path, id: &str, fold: usize) -> PathBuf {
-    dir.join(format!("{}.masks", cell_key(id, 0, fold)))
+/// Every cell keeps its test cases' predicted masks here (radiomics of the predicted mask reads
+/// them; `write_masks` copies those of repeat 0 into the report).
+fn masks_dir(dir: &Path, id: &str, repeat: usize, fold: usize) -> PathBuf {
+    dir.join(format!("{}.masks", cell_key(id, repeat, fold)))
+}
+
+/// Whether every test case of a stored cell has its predicted mask on disk.
+fn masks_present(dir: &Path, id: &str, repeat: usize, fold: usize, case_ids: &[String]) -> bool {
+    let folder = masks_dir(dir, id, repeat, fold);
+    case_ids
+        .iter()
+        .all(|c| folder.join(format!("{c}.nii.gz")).is_file())
 }
 
 /// Runs (or reads from the cache) every segmenter cell. With `compute` false, a missing cell
@@ -104,6 +122,7 @@ pub fn run_segmenters(
                     .ok()
                     .and_then(|b| serde_json::from_slice::<SegCellResult>(&b).ok())
                     .filter(|r| r.case_ids == test_ids && r.cases.len() == test_ids.len())
+                    .filter(|_| masks_present(&dir, &entry.id, repeat, fold, &test_ids))
                 {
                     return Ok(r);
                 }
@@ -125,15 +144,14 @@ pub fn run_segmenters(
                         &fold.to_string(),
                     ],
                 );
-                let mask_dir =
-                    (settings.write_masks && repeat == 0).then(|| masks_dir(&dir, &entry.id, fold));
+                let mask_dir = masks_dir(&dir, &entry.id, repeat, fold);
                 let result = fit_cell(
                     &settings,
                     folds[repeat].train_indices(fold),
                     test,
                     images,
                     &mut rng,
-                    mask_dir.as_deref(),
+                    Some(&mask_dir),
                 )
                 .map_err(|message| RunnerError::Segmenter {
                     cell: key.clone(),
@@ -172,6 +190,13 @@ fn fit_cell(
     for &i in train {
         let case = &images[i];
         let inputs = channel_images(case, &settings.channels)?;
+        if settings.unet.dims == 3 {
+            samples.push(
+                training_volume(&case.case_id, &inputs, &case.mask, settings.unet.normalise)
+                    .map_err(|e| e.to_string())?,
+            );
+            continue;
+        }
         let slices = training_slices(&case.case_id, &inputs, &case.mask, settings.unet.normalise)
             .map_err(|e| e.to_string())?;
         samples.extend(
@@ -322,7 +347,7 @@ pub fn copy_masks(
         for fold in 0..folds[0].k() {
             for &i in folds[0].test_indices(fold) {
                 let name = format!("{}.nii.gz", case_ids[i]);
-                let from = run.masks_dir(fold).join(&name);
+                let from = run.masks_dir(0, fold).join(&name);
                 let bytes = std::fs::read(&from).map_err(|source| report::ReportError::Io {
                     path: from.clone(),
                     source,

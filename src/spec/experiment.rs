@@ -1,5 +1,6 @@
 //! The validated experiment: what the runner executes.
 
+use super::mask_source::MaskSource;
 use super::raw::{RawDca, RawExperiment, RawPublished};
 use super::{SpecError, line_of, line_of_key};
 use crate::features::FeatureSettings;
@@ -50,6 +51,10 @@ pub struct ModelEntry {
     pub kind: String,
     /// The kind's settings, as written (without `id` and `kind`).
     pub settings: toml::Table,
+    /// Which masks the model's radiomics come from (`mask = "..."`; left out of the canonical
+    /// form when it is the default, so older experiments keep their version).
+    #[serde(skip_serializing_if = "MaskSource::is_reference")]
+    pub mask: MaskSource,
 }
 
 /// A validated experiment. Serialising it gives the canonical form hashed into the report
@@ -293,6 +298,8 @@ impl Experiment {
         }
         let mut models: Vec<ModelEntry> = Vec::new();
         let mut segmenters: Vec<ModelEntry> = Vec::new();
+        // Line of each model's `mask` key, checked once every segmenter is known.
+        let mut mask_lines: Vec<usize> = Vec::new();
         for spanned in &raw.model {
             let span = spanned.span();
             let mut table = spanned.get_ref().clone();
@@ -329,9 +336,22 @@ impl Experiment {
                     id,
                     kind,
                     settings: table,
+                    mask: MaskSource::Reference,
                 });
                 continue;
             }
+            let mask_line = line_of_key(source, span.clone(), "mask");
+            let mask = match table.remove("mask") {
+                None => MaskSource::Reference,
+                Some(toml::Value::String(s)) => MaskSource::parse(&s)
+                    .map_err(|m| invalid(mask_line, format!("model {id:?}: key `mask`: {m}")))?,
+                Some(_) => {
+                    return Err(invalid(
+                        mask_line,
+                        format!("model {id:?}: key `mask` must be a string"),
+                    ));
+                }
+            };
             models::check_settings(&kind, &table).map_err(|e| {
                 let line = e
                     .key()
@@ -343,8 +363,12 @@ impl Experiment {
                 id,
                 kind,
                 settings: table,
+                mask,
             });
+            mask_lines.push(mask_line);
         }
+        super::mask_source::validate(&models, &segmenters, &seeds)
+            .map_err(|(m, message)| invalid(mask_lines[m], message))?;
 
         if models.is_empty() {
             return Err(invalid(

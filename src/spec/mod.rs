@@ -7,6 +7,7 @@
 pub mod raw;
 
 mod experiment;
+pub mod mask_source;
 pub mod operating_point;
 pub mod published;
 pub mod survival;

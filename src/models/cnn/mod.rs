@@ -47,6 +47,7 @@ pub mod optim;
 pub mod resnet;
 pub mod resnet3d;
 pub mod segment;
+pub mod segment3d;
 pub mod store;
 pub mod train;
 pub mod trainconv;

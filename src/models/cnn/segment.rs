@@ -3,8 +3,9 @@
 //!
 //! Principal types: [`SegmenterSpec`], [`SegSample`], [`fit_segmenter`], [`FittedSegmenter`],
 //! [`CaseSegmentation`]. Loss: binary cross-entropy on logits plus soft Dice (1 − 2Σpy/(Σp+Σy)),
-//! the usual nnU-Net-style compound loss (Isensee et al. 2021). Training runs on whole slices,
-//! so a fitted segmenter needs no reference mask at inference ("fully automated" pipeline:
+//! the usual nnU-Net-style compound loss (Isensee et al. 2021). Training runs on whole slices
+//! (`dims = 2`) or whole volumes with the 3-D U-Net (`dims = 3`, [`super::segment3d`]), so a
+//! fitted segmenter needs no reference mask at inference ("fully automated" pipeline:
 //! its [`Mask`] can feed the radiomics family). Quality control flags a case whose Dice with
 //! the reference is below a threshold or whose prediction is empty.
 
@@ -12,9 +13,10 @@ use super::CnnError;
 use super::augment::Augment;
 use super::input::{Normalise, Sample, batch_tensor};
 use super::optim::{Optimizer, OptimizerKind, Schedule};
+use super::segment3d::{SegNet, check_divisible, dims_error, full_volume};
 use super::store::{restore, seeded_varmap, snapshot};
 use super::train::{EpochRecord, LossCurve, check_finite, permutation, trainable_params};
-use super::unet::{UNet, UNetConfig};
+use super::unet::UNetConfig;
 use crate::data::image::{Image, Mask};
 use crate::seed::SeededRng;
 use candle_core::{DType, Tensor};
@@ -25,6 +27,9 @@ use rand::Rng;
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SegmenterSpec {
+    /// 2: a U-Net on axial slices; 3: a 3-D U-Net on whole volumes (every side divisible by
+    /// `2^levels`; flips and quarter turns act in-plane on every slice alike).
+    pub dims: usize,
     /// Channels at full resolution.
     pub base_width: usize,
     /// Down-sampling steps (slice sides must be divisible by 2^levels).
@@ -58,6 +63,7 @@ pub struct SegmenterSpec {
 impl Default for SegmenterSpec {
     fn default() -> Self {
         SegmenterSpec {
+            dims: 2,
             base_width: 8,
             levels: 2,
             normalise: Normalise::ZScore,
@@ -76,12 +82,13 @@ impl Default for SegmenterSpec {
     }
 }
 
-/// One training slice: image channels and the reference mask (0/1, `h·w` values).
+/// One training input, a slice or a volume: image channels and the reference mask (0/1, one
+/// value per voxel of a channel).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SegSample {
-    /// Input, `[channels, h, w]`.
+    /// Input, `[channels, h, w]` (slice) or `[channels, d, h, w]` (volume).
     pub input: Sample,
-    /// Reference mask of the slice, row-major.
+    /// Reference mask of the slice or volume, row-major.
     pub target: Vec<f32>,
 }
 
@@ -158,7 +165,8 @@ pub fn training_slices(
         .collect())
 }
 
-/// BCE-with-logits plus soft-Dice loss of logits `[n, 1, h, w]` against targets of that shape.
+/// BCE-with-logits plus soft-Dice loss of logits `[n, 1, (d,) h, w]` against targets of that
+/// shape.
 fn seg_loss(logits: &Tensor, target: &Tensor) -> Result<Tensor, CnnError> {
     // max(x, 0) − x·y + log(1 + e^−|x|): stable for large |x|.
     let bce = ((logits.relu()? - (logits * target)?)?
@@ -171,7 +179,8 @@ fn seg_loss(logits: &Tensor, target: &Tensor) -> Result<Tensor, CnnError> {
     Ok((bce + (1.0 - dice)?)?)
 }
 
-/// Trains a U-Net on `samples` (all of one shape), drawing everything from `rng`.
+/// Trains a U-Net (2-D or 3-D, `spec.dims`) on `samples` (all of one shape), drawing
+/// everything from `rng`.
 pub fn fit_segmenter(
     samples: &[SegSample],
     spec: &SegmenterSpec,
@@ -204,14 +213,23 @@ pub fn fit_segmenter(
     let first = samples
         .first()
         .ok_or_else(|| CnnError::settings("segmenter", "no training slices"))?;
+    if !(2..=3).contains(&spec.dims) {
+        return Err(dims_error(spec.dims));
+    }
     let shape = first.input.shape.clone();
-    if shape.len() != 3 {
+    if shape.len() != spec.dims + 1 {
         return Err(CnnError::Shape {
-            message: format!("segmenter inputs are [channels, h, w], got {shape:?}"),
+            message: format!(
+                "dims = {} segmenter inputs are [channels, {}], got {shape:?}",
+                spec.dims,
+                if spec.dims == 2 { "h, w" } else { "d, h, w" }
+            ),
         });
     }
+    check_divisible(&first.input.case, &shape, spec.levels)?;
+    let voxels: usize = shape[1..].iter().product();
     for s in samples {
-        if s.input.shape != shape || s.target.len() != shape[1] * shape[2] {
+        if s.input.shape != shape || s.target.len() != voxels {
             return Err(CnnError::Shape {
                 message: format!(
                     "case {:?} slice {:?} does not match shape {shape:?}",
@@ -229,7 +247,7 @@ pub fn fit_segmenter(
         levels: spec.levels,
     };
     let (varmap, vb) = seeded_varmap(rng.next_u64());
-    let mut net = UNet::new(&cfg, vb)?;
+    let mut net = SegNet::new(&cfg, spec.dims, vb)?;
     let (train_idx, val_idx) = split_cases(samples, spec.validation_fraction, rng);
     let mut best: Option<(f64, std::collections::BTreeMap<String, Tensor>)> = None;
     let mut since_best = 0usize;
@@ -248,7 +266,6 @@ pub fn fit_segmenter(
         rot90: false,
         ..spec.augment
     };
-    let (h, w) = (shape[1], shape[2]);
     let mut curve = LossCurve::default();
     for epoch in 0..spec.epochs {
         let lr = spec.schedule.lr_at(spec.lr, epoch, spec.epochs);
@@ -262,7 +279,7 @@ pub fn fit_segmenter(
                 continue;
             }
             let mut xs = Vec::with_capacity(chunk.len());
-            let mut ys = Vec::with_capacity(chunk.len() * h * w);
+            let mut ys = Vec::with_capacity(chunk.len() * voxels);
             for &i in chunk {
                 // The mask rides along as an extra channel so that flips and turns match.
                 let s = &samples[i];
@@ -270,14 +287,16 @@ pub fn fit_segmenter(
                 both.data.extend_from_slice(&s.target);
                 both.shape[0] += 1;
                 let moved = geometric.apply(&both, rng);
-                let split = moved.data.len() - h * w;
+                let split = moved.data.len() - voxels;
                 ys.extend_from_slice(&moved.data[split..]);
                 let mut image = s.input.clone();
                 image.data = moved.data[..split].to_vec();
                 xs.push(intensity.apply(&image, rng));
             }
             let x = batch_tensor(&xs.iter().collect::<Vec<_>>())?;
-            let y = Tensor::from_vec(ys, (chunk.len(), 1, h, w), x.device())?;
+            let mut y_shape = vec![chunk.len(), 1];
+            y_shape.extend_from_slice(&shape[1..]);
+            let y = Tensor::from_vec(ys, y_shape, x.device())?;
             let loss = seg_loss(&net.forward_t(&x, true)?, &y)?;
             let value = loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
             if !value.is_finite() {
@@ -371,13 +390,16 @@ fn split_cases(
 
 /// Dice over all validation voxels (evaluation mode, unfolded weights).
 fn validation_dice(
-    net: &UNet,
+    net: &SegNet,
     samples: &[SegSample],
     idx: &[usize],
     threshold: f64,
 ) -> Result<f64, CnnError> {
     let (mut predicted, mut reference) = (Vec::new(), Vec::new());
-    for chunk in idx.chunks(16) {
+    let per_pass = samples
+        .first()
+        .map_or(16, |s| inference_batch(&s.input.shape));
+    for chunk in idx.chunks(per_pass) {
         let inputs: Vec<&Sample> = chunk.iter().map(|&i| &samples[i].input).collect();
         let p = candle_nn::ops::sigmoid(&net.forward_t(&batch_tensor(&inputs)?, false)?)?;
         for row in p.flatten_from(1)?.to_vec2::<f32>()? {
@@ -390,9 +412,15 @@ fn validation_dice(
     Ok(dice(&predicted, &reference))
 }
 
+/// Inputs per inference pass: 16 slices, or 2 volumes (a volume holds a slice's voxels many
+/// times over).
+fn inference_batch(shape: &[usize]) -> usize {
+    if shape.len() == 4 { 2 } else { 16 }
+}
+
 /// A trained segmenter.
 pub struct FittedSegmenter {
-    net: UNet,
+    net: SegNet,
     varmap: VarMap,
     spec: SegmenterSpec,
     input_shape: Vec<usize>,
@@ -400,7 +428,7 @@ pub struct FittedSegmenter {
 }
 
 impl FittedSegmenter {
-    /// Lesion probability per pixel for each input slice.
+    /// Lesion probability per voxel for each input (slice or volume).
     pub fn predict_proba(&self, inputs: &[Sample]) -> Result<Vec<Vec<f32>>, CnnError> {
         if let Some(s) = inputs.iter().find(|s| s.shape != self.input_shape) {
             return Err(CnnError::Shape {
@@ -413,7 +441,7 @@ impl FittedSegmenter {
         check_finite(inputs)?;
         let refs: Vec<&Sample> = inputs.iter().collect();
         let mut out = Vec::with_capacity(inputs.len());
-        for chunk in refs.chunks(16) {
+        for chunk in refs.chunks(inference_batch(&self.input_shape)) {
             let p = candle_nn::ops::sigmoid(&self.net.forward_t(&batch_tensor(chunk)?, false)?)?;
             out.extend(p.flatten_from(1)?.to_vec2::<f32>()?);
         }
@@ -425,9 +453,13 @@ impl FittedSegmenter {
         let first = images
             .first()
             .ok_or_else(|| CnnError::settings("input", format!("case {case:?}: no image")))?;
-        let slices = full_slices(case, images, self.spec.normalise)?;
+        let inputs = if self.spec.dims == 3 {
+            vec![full_volume(case, images, self.spec.normalise)?]
+        } else {
+            full_slices(case, images, self.spec.normalise)?
+        };
         let mut voxels = Vec::with_capacity(first.grid.len());
-        for p in self.predict_proba(&slices)? {
+        for p in self.predict_proba(&inputs)? {
             voxels.extend(
                 p.iter()
                     .map(|&v| u8::from(f64::from(v) >= self.spec.threshold)),

@@ -131,6 +131,7 @@ fn bad_crops_masks_grids_and_checkpoints_are_named() {
         layout: Layout::Crop3d { depth },
         size,
         normalise: Normalise::None,
+        mask_channel: false,
     };
     // The cohort's volumes are 24×24×6.
     let err = extract(&c.id, &[&c.image], &c.mask, &spec(7, [8, 8])).unwrap_err();

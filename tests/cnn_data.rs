@@ -77,6 +77,7 @@ pub fn patches(cases: &[Case], k: usize) -> (Vec<Sample>, Vec<usize>) {
         layout: Layout::Slices2d { k },
         size: [16, 16],
         normalise: Normalise::ZScore,
+        mask_channel: false,
     };
     let mut samples = Vec::new();
     let mut labels = Vec::new();
@@ -95,6 +96,7 @@ pub fn crops(cases: &[Case]) -> (Vec<Sample>, Vec<usize>) {
         layout: Layout::Crop3d { depth: 4 },
         size: [12, 12],
         normalise: Normalise::ZScore,
+        mask_channel: false,
     };
     let mut samples = Vec::new();
     let mut labels = Vec::new();

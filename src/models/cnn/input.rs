@@ -71,6 +71,10 @@ pub struct PatchSpec {
     pub size: [usize; 2],
     /// Intensity normalisation.
     pub normalise: Normalise,
+    /// Append the lesion mask (1 inside, 0 outside) as a last channel, cut like the images,
+    /// so that the network knows which bright structure is the lesion (default false).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub mask_channel: bool,
 }
 
 /// One network input: `shape` is `[channels, h, w]` or `[channels, depth, h, w]`, `data` is
@@ -184,10 +188,13 @@ pub fn extract(
     }
     let bbox = bounding_box(mask).ok_or_else(|| CnnError::EmptyMask { case: case.into() })?;
     let centre = [0, 1, 2].map(|a| (bbox[a].0 + bbox[a].1) / 2);
-    let channels: Vec<Vec<f32>> = images
+    let mut channels: Vec<Vec<f32>> = images
         .iter()
         .map(|im| normalised(im, mask, spec.normalise))
         .collect();
+    if spec.mask_channel {
+        channels.push(mask.voxels.iter().map(|&v| f32::from(v != 0)).collect());
+    }
     let origin_i = centre[0] as isize - (w / 2) as isize;
     let origin_j = centre[1] as isize - (h / 2) as isize;
     let dims = mask.grid.dims;
@@ -416,7 +423,34 @@ mod tests {
             layout,
             size,
             normalise: Normalise::None,
+            mask_channel: false,
         }
+    }
+
+    #[test]
+    fn mask_channel_follows_the_image_channels() {
+        let (im, m) = case();
+        let with_mask = PatchSpec {
+            mask_channel: true,
+            ..spec(Layout::Slices2d { k: 1 }, [4, 4])
+        };
+        let plain = extract("c", &[&im], &m, &spec(Layout::Slices2d { k: 1 }, [4, 4])).unwrap();
+        let s = extract("c", &[&im], &m, &with_mask).unwrap();
+        assert_eq!(s[0].shape, vec![2, 4, 4]);
+        assert_eq!(s[0].data[..16], plain[0].data[..]);
+        // Slice 2 holds the 2×2 lesion at i, j = 2..=3; the 4×4 patch about (2, 2) starts at (0, 0).
+        let lesion: Vec<usize> = (0..16).filter(|&p| s[0].data[16 + p] == 1.0).collect();
+        assert_eq!(lesion, vec![10, 11, 14, 15]);
+        assert!(s[0].data[16..].iter().all(|&v| v == 0.0 || v == 1.0));
+        // A 3-D crop gains a second channel of the same depth.
+        let crop = PatchSpec {
+            mask_channel: true,
+            ..spec(Layout::Crop3d { depth: 2 }, [4, 4])
+        };
+        assert_eq!(
+            extract("c", &[&im], &m, &crop).unwrap()[0].shape,
+            vec![2, 2, 4, 4]
+        );
     }
 
     #[test]

@@ -6,25 +6,12 @@
 //! frequencies) and the report lists them; the reference-mask model is untouched; a resumed
 //! run re-extracts from the stored masks without retraining a segmenter.
 
+use crate::util::radbench;
 use radbench::data::image::Mask;
 use radbench::features::{self, FeatureFamily};
 use radbench::models::{PredictData, TrainingData};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn radbench(args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_radbench"))
-        .args(args)
-        .output()
-        .expect("radbench runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
 
 const EXPERIMENT: &str = r#"
 [experiment]

@@ -3,22 +3,9 @@
 //! quality control, survival by high vs low predicted volume matches src/eval/survival on the
 //! same data, figures and predicted masks are written, and a rerun gives the same bytes.
 
+use crate::util::radbench;
 use radbench::eval::survival::{kaplan_meier, logrank_test};
 use std::path::Path;
-use std::process::Command;
-
-fn radbench(args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_radbench"))
-        .args(args)
-        .output()
-        .expect("radbench runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
 
 const EXPERIMENT: &str = r#"
 [experiment]

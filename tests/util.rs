@@ -170,3 +170,17 @@ pub fn read_npy(path: &std::path::Path) -> Npy {
     };
     Npy { shape, values }
 }
+
+/// Runs the radbench binary with `args`: whether it succeeded, and stdout then stderr.
+pub fn radbench(args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_radbench"))
+        .args(args)
+        .output()
+        .expect("radbench runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}

@@ -46,18 +46,9 @@ pub(super) struct Extraction {
 impl Extraction {
     /// The experiment's extraction, as [`super::features::extract_features`] runs it.
     pub(super) fn of(exp: &Experiment) -> Result<Extraction, Error> {
-        let families = exp
-            .feature_classes
-            .iter()
-            .map(|c| features::family_by_name(c))
-            .collect::<Result<_, _>>()
-            .map_err(|source| RunnerError::Features {
-                case: "(settings)".into(),
-                source,
-            })?;
         Ok(Extraction {
             settings: exp.feature_settings(),
-            families,
+            families: super::features::experiment_families(exp)?,
             channels: channel_families(exp)?,
         })
     }

@@ -25,6 +25,23 @@ fn cache_path(cache_root: &Path, settings_key: &str, case: &CaseEntry) -> PathBu
     ))
 }
 
+/// The feature families named in the experiment's `[features] classes`.
+pub(super) fn experiment_families(
+    exp: &Experiment,
+) -> Result<Vec<&'static dyn FeatureFamily>, Error> {
+    exp.feature_classes
+        .iter()
+        .map(|c| features::family_by_name(c))
+        .collect::<Result<_, _>>()
+        .map_err(|source| {
+            RunnerError::Features {
+                case: "(settings)".into(),
+                source,
+            }
+            .into()
+        })
+}
+
 /// Extracts the experiment's feature classes for every case, in cohort order, reusing values
 /// stored in `cache_root/features/` by earlier runs or other shards.
 pub fn extract_features(
@@ -33,15 +50,7 @@ pub fn extract_features(
     cache_root: &Path,
     progress: bool,
 ) -> Result<FeatureTable, Error> {
-    let families: Vec<&dyn FeatureFamily> = exp
-        .feature_classes
-        .iter()
-        .map(|c| features::family_by_name(c))
-        .collect::<Result<_, _>>()
-        .map_err(|source| RunnerError::Features {
-            case: "(settings)".into(),
-            source,
-        })?;
+    let families = experiment_families(exp)?;
     let settings = exp.feature_settings();
     let channel_families = super::channel_features::channel_families(exp)?;
     let mut key_source =

@@ -120,21 +120,28 @@ fn stamps(dir: &Path) -> BTreeMap<PathBuf, std::time::SystemTime> {
     out
 }
 
-#[test]
-fn automated_model_reads_the_folds_predicted_masks_and_empty_ones_fall_back() {
-    let dir = tempfile::tempdir().unwrap();
-    let cohort = dir.path().join("cohort");
+/// Writes `n` cases of the `spleen-ct` scenario with `seed` into `cohort`.
+fn synth_spleen(cohort: &Path, n: usize, seed: u64) {
+    let (n, seed) = (n.to_string(), seed.to_string());
+    let out = cohort.to_str().unwrap();
     let (ok, text) = radbench(&[
         "synth",
         "spleen-ct",
         "--n",
-        "16",
+        &n,
         "--seed",
-        "3",
+        &seed,
         "--out",
-        cohort.to_str().unwrap(),
+        out,
     ]);
     assert!(ok, "{text}");
+}
+
+#[test]
+fn automated_model_reads_the_folds_predicted_masks_and_empty_ones_fall_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let cohort = dir.path().join("cohort");
+    synth_spleen(&cohort, 16, 3);
     let exp_path = dir.path().join("auto.toml");
     std::fs::write(&exp_path, EXPERIMENT).unwrap();
     let out = dir.path().join("out");
@@ -318,17 +325,7 @@ fn predicted_mask_needs_a_segmenter_and_a_radiomics_model() {
 fn shards_of_an_automated_model_merge_into_the_plain_report() {
     let dir = tempfile::tempdir().unwrap();
     let cohort = dir.path().join("cohort");
-    let (ok, text) = radbench(&[
-        "synth",
-        "spleen-ct",
-        "--n",
-        "12",
-        "--seed",
-        "5",
-        "--out",
-        cohort.to_str().unwrap(),
-    ]);
-    assert!(ok, "{text}");
+    synth_spleen(&cohort, 12, 5);
     // Only the cheap blind segmenter; `auto` now reads its masks too.
     let unet = EXPERIMENT.find("[[model]]\nid = \"unet\"").unwrap();
     let blind = EXPERIMENT.find("[[model]]\nid = \"blind\"").unwrap();

@@ -105,17 +105,10 @@ impl Augment {
         }
         if self.has_affine() && volume {
             let r = self.rotate_degrees.abs();
-            let draw = |rng: &mut SeededRng, r: f64| {
-                if r > 0.0 {
-                    rng.random_range(-r..=r)
-                } else {
-                    0.0
-                }
-            };
-            let angles = [0; 3].map(|_| draw(rng, r).to_radians());
-            let zoom = 1.0 + draw(rng, self.scale.abs());
+            let angles = [0; 3].map(|_| uniform(rng, r).to_radians());
+            let zoom = 1.0 + uniform(rng, self.scale.abs());
             let t = self.translate.abs();
-            let (ty, tx, tz) = (draw(rng, t), draw(rng, t), draw(rng, t));
+            let (ty, tx, tz) = (uniform(rng, t), uniform(rng, t), uniform(rng, t));
             let params = AffineParams3d {
                 angles,
                 zoom,
@@ -128,13 +121,6 @@ impl Augment {
                 affine_volume(src, (d, h, w), &params, dst);
             }
         } else if self.has_affine() {
-            let uniform = |rng: &mut SeededRng, r: f64| -> f64 {
-                if r > 0.0 {
-                    rng.random_range(-r..=r)
-                } else {
-                    0.0
-                }
-            };
             let params = AffineParams {
                 angle: uniform(rng, self.rotate_degrees.abs()).to_radians(),
                 zoom: 1.0 + uniform(rng, self.scale.abs()),
@@ -170,6 +156,15 @@ impl Augment {
             }
         }
         out
+    }
+}
+
+/// A uniform draw from `[−r, r]`; nothing is drawn when `r` is zero (the transform is off).
+fn uniform(rng: &mut SeededRng, r: f64) -> f64 {
+    if r > 0.0 {
+        rng.random_range(-r..=r)
+    } else {
+        0.0
     }
 }
 

@@ -7,11 +7,11 @@ mod inference;
 mod quickstart;
 mod statistics;
 
-criterion::criterion_group!(
-    benches,
-    statistics::benches,
-    extraction::benches,
-    inference::benches,
-    quickstart::benches
-);
+// No plots: criterion's plotters backend needs system fonts, which a fresh machine set up by
+// the README's commands does not have (it panics with `FontUnavailable` after the first bench).
+criterion::criterion_group! {
+    name = benches;
+    config = criterion::Criterion::default().without_plots();
+    targets = statistics::benches, extraction::benches, inference::benches, quickstart::benches
+}
 criterion::criterion_main!(benches);

@@ -13,8 +13,10 @@ use radbench::eval::delong::delong_paired_test;
 use radbench::eval::roc::auc;
 use radbench::features::{self, FeatureSettings, preprocess};
 use radbench::models::cnn::layers::ClassifierNet;
+use radbench::models::cnn::optim::{Optimizer, OptimizerKind};
 use radbench::models::cnn::resnet::{ResNet, ResNetConfig, ResNetDepth};
 use radbench::models::cnn::store::seeded_varmap;
+use radbench::models::cnn::train::trainable_params;
 use std::hint::black_box;
 use std::process::ExitCode;
 
@@ -75,7 +77,7 @@ fn phantom() -> (radbench::data::image::Image, radbench::data::image::Mask) {
     )
 }
 
-const KERNELS: [&str; 7] = [
+const KERNELS: [&str; 9] = [
     "auc_10k",
     "delong_paired_10k",
     "bootstrap_auc_200x10k",
@@ -83,6 +85,8 @@ const KERNELS: [&str; 7] = [
     "glszm_phantom48",
     "shape_phantom48",
     "resnet18w16_1x64x64",
+    "resnet18w16_b32_1x64x64",
+    "resnet18w16_train_step_b32",
 ];
 
 fn run(kernel: &str, reps: usize) -> Result<(), String> {
@@ -130,21 +134,48 @@ fn run(kernel: &str, reps: usize) -> Result<(), String> {
                 );
             }
         }
-        "resnet18w16_1x64x64" => {
-            let (_map, vb) = seeded_varmap(1);
-            let mut cfg = ResNetConfig::torchvision(ResNetDepth::R18, 1, 2);
-            cfg.base_width = 16;
-            let mut net = ResNet::new(&cfg, None, vb).map_err(|e| e.to_string())?;
+        "resnet18w16_1x64x64" | "resnet18w16_b32_1x64x64" => {
+            let batch = if kernel == "resnet18w16_1x64x64" { 1 } else { 32 };
+            let (_map, mut net) = small_resnet()?;
             net.fold_batch_norm().map_err(|e| e.to_string())?;
-            let x = Tensor::ones((1, 1, 64, 64), DType::F32, &Device::Cpu)
+            let x = Tensor::ones((batch, 1, 64, 64), DType::F32, &Device::Cpu)
                 .map_err(|e| e.to_string())?;
             for _ in 0..reps {
                 black_box(net.forward_t(&x, false).map_err(|e| e.to_string())?);
             }
         }
+        "resnet18w16_train_step_b32" => {
+            let (map, net) = small_resnet()?;
+            let params = trainable_params(&map, &[], &[]).map_err(|e| e.to_string())?;
+            let mut optimizer = Optimizer::new(OptimizerKind::adamw(), params, 1e-4);
+            let values: Vec<f32> = (0..32 * 64 * 64).map(|i| uniform(i) as f32).collect();
+            let x = Tensor::from_vec(values, (32, 1, 64, 64), &Device::Cpu)
+                .map_err(|e| e.to_string())?;
+            let labels: Vec<u32> = (0..32u32).map(|i| i % 2).collect();
+            let y = Tensor::from_vec(labels, 32, &Device::Cpu).map_err(|e| e.to_string())?;
+            for _ in 0..reps {
+                let grads = net
+                    .forward_t(&x, true)
+                    .and_then(|logits| candle_nn::loss::cross_entropy(&logits, &y))
+                    .and_then(|loss| loss.backward())
+                    .map_err(|e| e.to_string())?;
+                optimizer
+                    .step(&grads, 1e-3, Some(5.0))
+                    .map_err(|e| e.to_string())?;
+            }
+        }
         other => return Err(format!("unknown kernel `{other}` (try --list)")),
     }
     Ok(())
+}
+
+/// The width-16 ResNet-18 (1 input channel, 2 classes) of the inference and training kernels.
+fn small_resnet() -> Result<(candle_nn::VarMap, ResNet), String> {
+    let (map, vb) = seeded_varmap(1);
+    let mut cfg = ResNetConfig::torchvision(ResNetDepth::R18, 1, 2);
+    cfg.base_width = 16;
+    let net = ResNet::new(&cfg, None, vb).map_err(|e| e.to_string())?;
+    Ok((map, net))
 }
 
 fn main() -> ExitCode {

@@ -192,33 +192,26 @@ impl Geometry {
     ) -> Result<()> {
         let pixels = oh * ow;
         let (in_len, out_len, wide) = (self.c_in * h * w, self.c_out * pixels, b * pixels);
-        let mut cols = vec![0f32; self.depth() * wide];
-        cols.par_chunks_mut(wide).enumerate().for_each(|(r, row)| {
-            for (i, seg) in row.chunks_mut(pixels).enumerate() {
-                self.im2col_row(
-                    &input[i * in_len..(i + 1) * in_len],
-                    r,
-                    (h, w),
-                    (oh, ow),
-                    seg,
-                );
-            }
-        });
-        let mut product = vec![0f32; self.c_out * wide];
-        let threads = candle_core::utils::get_num_threads();
-        let par = if threads > 1 {
-            gemm::Parallelism::Rayon(threads)
-        } else {
-            gemm::Parallelism::None
-        };
+        let mut cols = Scratch::take(self.depth() * wide);
+        let lowering = self.lowering((h, w), (oh, ow));
+        cols.par_chunks_mut(wide)
+            .with_min_len(min_chunks_per_task(wide))
+            .enumerate()
+            .for_each(|(r, row)| {
+                for (i, seg) in row.chunks_mut(pixels).enumerate() {
+                    lowering.row(&input[i * in_len..(i + 1) * in_len], r, seg);
+                }
+            });
+        let mut product = Scratch::take(self.c_out * wide);
         matmul(
             (self.c_out, wide, self.depth()),
             &mut product,
             (weight, 1, self.depth()),
             (&cols, 1, wide),
-            par,
+            gemm_parallelism(self.c_out, wide, self.depth()),
         )?;
         out.par_chunks_mut(out_len)
+            .with_min_len(min_chunks_per_task(out_len))
             .enumerate()
             .for_each(|(i, dst)| {
                 for (co, row) in dst.chunks_mut(pixels).enumerate() {
@@ -251,14 +244,20 @@ impl Geometry {
         par: gemm::Parallelism,
     ) -> Result<()> {
         let pixels = oh * ow;
-        let col;
+        let mut col = Scratch::take(if self.is_pointwise() {
+            0
+        } else {
+            self.depth() * pixels
+        });
         let rhs: &[f32] = if self.is_pointwise() {
             x
         } else {
-            let mut buf = vec![0f32; self.depth() * pixels];
-            self.im2col(x, (h, w), (oh, ow), &mut buf, pixels);
-            col = buf;
+            self.im2col(x, (h, w), (oh, ow), &mut col, pixels);
             &col
+        };
+        let par = match par {
+            gemm::Parallelism::None => gemm::Parallelism::None,
+            _ => gemm_parallelism(self.c_out, pixels, self.depth()),
         };
         // dst[c_out, pixels] = weight[c_out, depth] · rhs[depth, pixels]; all row-major.
         matmul(
@@ -310,45 +309,33 @@ impl Geometry {
         col: &mut [f32],
         row_stride: usize,
     ) {
+        let lowering = self.lowering((h, w), (oh, ow));
         for r in 0..self.depth() {
-            let dst = &mut col[r * row_stride..r * row_stride + oh * ow];
-            self.im2col_row(x, r, (h, w), (oh, ow), dst);
+            lowering.row(x, r, &mut col[r * row_stride..r * row_stride + oh * ow]);
         }
     }
 
-    /// Row `r` = (channel, ky, kx) of one image's im2col matrix, `oh·ow` values.
-    pub(crate) fn im2col_row(
-        &self,
-        x: &[f32],
-        r: usize,
-        (h, w): (usize, usize),
-        (oh, ow): (usize, usize),
-        dst: &mut [f32],
-    ) {
+    /// The im2col lowering of `h×w` inputs to `oh×ow` outputs, with each kernel tap's valid
+    /// output range worked out once.
+    pub(crate) fn lowering(&self, (h, w): (usize, usize), (oh, ow): (usize, usize)) -> Lowering {
         let k = self.kernel;
-        let (ci, ky, kx) = (r / (k * k), (r / k) % k, r % k);
-        let (s, p) = (self.stride, self.padding as isize);
-        let plane = &x[ci * h * w..(ci + 1) * h * w];
-        dst.iter_mut().for_each(|v| *v = 0.0);
-        let (first, last) = self.valid_columns(kx, w, ow);
-        if first == last {
-            return;
-        }
-        let x0 = ((first * s + kx) as isize - p) as usize;
-        for oy in 0..oh {
-            let iy = (oy * s) as isize + ky as isize - p;
-            if iy < 0 || iy >= h as isize {
-                continue;
-            }
-            let src = &plane[iy as usize * w..(iy as usize + 1) * w];
-            let out = &mut dst[oy * ow..(oy + 1) * ow];
-            if s == 1 {
-                out[first..last].copy_from_slice(&src[x0..x0 + last - first]);
-            } else {
-                for (j, o) in out[first..last].iter_mut().enumerate() {
-                    *o = src[x0 + j * s];
+        let taps = (0..k * k)
+            .map(|t| {
+                let (ky, kx) = (t / k, t % k);
+                Tap {
+                    ky,
+                    kx,
+                    cols: self.valid_columns(kx, w, ow),
+                    rows: self.valid_columns(ky, h, oh),
                 }
-            }
+            })
+            .collect();
+        Lowering {
+            stride: self.stride,
+            padding: self.padding,
+            input: (h, w),
+            output: (oh, ow),
+            taps,
         }
     }
 
@@ -392,6 +379,157 @@ impl Geometry {
     }
 }
 
+/// One kernel tap (`ky`, `kx`) and the output rows and columns whose input lies inside the
+/// image.
+#[derive(Debug, Clone, Copy)]
+struct Tap {
+    ky: usize,
+    kx: usize,
+    cols: (usize, usize),
+    rows: (usize, usize),
+}
+
+/// The im2col lowering of one convolution at one input size (see [`Geometry::lowering`]).
+///
+/// [`Lowering::row`] runs once per row of every convolution, so its per-call cost matters: on
+/// the 4×4 and 2×2 maps of a narrow ResNet, divisions and one copy per output row were most of
+/// the inference time. The taps' ranges are computed once per convolution call; a stride-1
+/// convolution with `ow == w` copies the whole shifted plane at once and zeroes the few
+/// wrapped border columns; other geometries go row by row.
+#[derive(Debug, Clone)]
+pub(crate) struct Lowering {
+    stride: usize,
+    padding: usize,
+    input: (usize, usize),
+    output: (usize, usize),
+    taps: Vec<Tap>,
+}
+
+impl Lowering {
+    /// Row `r` = (channel, ky, kx) of one image's im2col matrix: `oh·ow` values into `dst`.
+    pub(crate) fn row(&self, x: &[f32], r: usize, dst: &mut [f32]) {
+        let ((h, w), (oh, ow)) = (self.input, self.output);
+        let (ci, tap) = (r / self.taps.len(), self.taps[r % self.taps.len()]);
+        let plane = &x[ci * h * w..(ci + 1) * h * w];
+        let dst = &mut dst[..oh * ow];
+        let ((first, last), (rows_from, rows_to)) = (tap.cols, tap.rows);
+        if first == last || rows_from == rows_to {
+            dst.fill(0.0);
+            return;
+        }
+        if self.stride == 1 && ow == w {
+            self.shifted_plane(plane, tap, dst);
+            return;
+        }
+        let (s, p) = (self.stride, self.padding);
+        dst[..rows_from * ow].fill(0.0);
+        dst[rows_to * ow..].fill(0.0);
+        let x0 = first * s + tap.kx - p;
+        for oy in rows_from..rows_to {
+            let src = &plane[(oy * s + tap.ky - p) * w..][..w];
+            let out = &mut dst[oy * ow..(oy + 1) * ow];
+            for v in &mut out[..first] {
+                *v = 0.0;
+            }
+            for v in &mut out[last..] {
+                *v = 0.0;
+            }
+            if s == 1 {
+                for (o, v) in out[first..last].iter_mut().zip(&src[x0..]) {
+                    *o = *v;
+                }
+            } else if s == 2 {
+                // A constant stride lets the compiler vectorise the gather (even lanes).
+                for (o, v) in out[first..last].iter_mut().zip(src[x0..].iter().step_by(2)) {
+                    *o = *v;
+                }
+            } else {
+                for (j, o) in out[first..last].iter_mut().enumerate() {
+                    *o = src[x0 + j * s];
+                }
+            }
+        }
+    }
+
+    /// Stride 1 with `ow == w`: output pixel `i` of the valid rows reads plane index
+    /// `i + (ky − p)·w + (kx − p)`, one contiguous copy; columns outside the tap's valid range
+    /// picked up a neighbouring row's value (or nothing) and are zeroed afterwards.
+    fn shifted_plane(&self, plane: &[f32], tap: Tap, dst: &mut [f32]) {
+        let (w, p) = (self.output.1, self.padding);
+        let ((first, last), (rows_from, rows_to)) = (tap.cols, tap.rows);
+        dst[..rows_from * w].fill(0.0);
+        dst[rows_to * w..].fill(0.0);
+        let out = &mut dst[rows_from * w..rows_to * w];
+        let n = out.len();
+        let src_from = (rows_from * w + tap.ky * w + tap.kx) as isize - (p * w + p) as isize;
+        // Only border columns of the first and last valid rows can fall outside the plane.
+        let lead = (-src_from).max(0) as usize;
+        let trail = (src_from + n as isize - plane.len() as isize).max(0) as usize;
+        let start = (src_from + lead as isize) as usize;
+        out[lead..n - trail].copy_from_slice(&plane[start..start + n - lead - trail]);
+        out[..lead].fill(0.0);
+        out[n - trail..].fill(0.0);
+        if first > 0 || last < w {
+            for row in out.chunks_exact_mut(w) {
+                for v in &mut row[..first] {
+                    *v = 0.0;
+                }
+                for v in &mut row[last..] {
+                    *v = 0.0;
+                }
+            }
+        }
+    }
+}
+
+thread_local! {
+    /// Spare im2col / product buffers of this thread (see [`Scratch`]).
+    static SPARE: std::cell::RefCell<Vec<Vec<f32>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A work buffer borrowed from the calling thread's spares and given back on drop, so that
+/// the im2col and product matrices of every convolution call are not allocated and zeroed
+/// afresh (zeroing alone was a tenth of a batch's inference time). Its contents are stale
+/// values from an earlier call: every user overwrites all `len` values before reading any.
+/// Taking moves the vector out of the thread-local list, so a rayon task that re-enters a
+/// convolution on the same thread (work stealing while waiting) gets a buffer of its own.
+pub(crate) struct Scratch(Vec<f32>);
+
+impl Scratch {
+    /// A buffer of `len` values (only newly grown space is zeroed).
+    pub(crate) fn take(len: usize) -> Scratch {
+        let mut buf = SPARE.with(|spare| spare.borrow_mut().pop()).unwrap_or_default();
+        buf.resize(len, 0.0);
+        Scratch(buf)
+    }
+}
+
+impl std::ops::Deref for Scratch {
+    type Target = [f32];
+    fn deref(&self) -> &[f32] {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Scratch {
+    fn deref_mut(&mut self) -> &mut [f32] {
+        &mut self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let buf = std::mem::take(&mut self.0);
+        // A few spares per thread cover one convolution's needs; beyond that, free.
+        let _ = SPARE.try_with(|spare| {
+            let mut spare = spare.borrow_mut();
+            if spare.len() < 4 {
+                spare.push(buf);
+            }
+        });
+    }
+}
+
 /// Runs `item(i, chunk, parallelism)` for every image `i` of a batch: one image per task with a
 /// single-threaded gemm when there are at least as many images as threads, otherwise image by
 /// image with gemm's own threads. Each output depends on one task only, so the split does not
@@ -413,6 +551,31 @@ pub(crate) fn for_each_image(
         }
         Ok(())
     }
+}
+
+/// Below this many multiply-adds a GEMM runs on the calling thread: waking gemm's workers for
+/// a small product costs more than it saves (a width-16 ResNet-18 at batch 1 ran twice as slow
+/// on 2 threads as on 1). gemm's result does not depend on its thread count, so neither does
+/// any value here.
+const PARALLEL_MIN_MACS: usize = 1 << 21;
+
+/// Below this many values a memory-bound loop (im2col, an epilogue) stays on one thread.
+const PARALLEL_MIN_VALUES: usize = 1 << 15;
+
+/// gemm's threading for an `m×k · k×n` product.
+pub(crate) fn gemm_parallelism(m: usize, n: usize, k: usize) -> gemm::Parallelism {
+    let threads = candle_core::utils::get_num_threads();
+    if threads > 1 && m.saturating_mul(n).saturating_mul(k) >= PARALLEL_MIN_MACS {
+        gemm::Parallelism::Rayon(threads)
+    } else {
+        gemm::Parallelism::None
+    }
+}
+
+/// The least number of `chunk`-value chunks one rayon task should take, so that small loops do
+/// not split at all.
+pub(crate) fn min_chunks_per_task(chunk: usize) -> usize {
+    PARALLEL_MIN_VALUES.div_ceil(chunk.max(1))
 }
 
 /// `dst[m, n] = lhs[m, k] · rhs[k, n]` (overwriting dst, row-major `[m, n]`), with each operand

@@ -169,11 +169,8 @@ pub fn global_avg_pool(xs: &Tensor) -> Result<Tensor> {
 /// (bit-identical: a maximum involves no rounding).
 pub fn max_pool_3x3_s2_p1(xs: &Tensor) -> Result<Tensor> {
     if !xs.track_op() {
-        // No gradient needed (inference): candle's single-pass pool on the padded input.
-        return xs
-            .pad_with_zeros(2, 1, 1)?
-            .pad_with_zeros(3, 1, 1)?
-            .max_pool2d_with_stride(3, 2);
+        // No gradient needed (inference): one pass, equal to pooling the zero-padded input.
+        return super::fastpool::max_pool_3x3_s2_zero_pad(xs);
     }
     let (_, _, h, w) = xs.dims4()?;
     let (oh, ow) = ((h.max(1) - 1) / 2 + 1, (w.max(1) - 1) / 2 + 1);

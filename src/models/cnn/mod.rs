@@ -39,6 +39,7 @@ pub mod augment;
 pub mod classifier;
 pub mod conv3d;
 pub mod fastconv;
+pub mod fastpool;
 pub mod inception;
 pub mod input;
 pub mod layers;

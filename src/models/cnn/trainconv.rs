@@ -106,9 +106,10 @@ impl CustomOp2 for TrainConv {
                 }
             });
         let mut cols = vec![0f32; depth * wide];
+        let lowering = geom.lowering((h, w), (oh, ow));
         cols.par_chunks_mut(wide).enumerate().for_each(|(r, row)| {
             for (i, seg) in row.chunks_mut(pixels).enumerate() {
-                geom.im2col_row(&x[i * in_len..(i + 1) * in_len], r, (h, w), (oh, ow), seg);
+                lowering.row(&x[i * in_len..(i + 1) * in_len], r, seg);
             }
         });
         let threads = candle_core::utils::get_num_threads();

@@ -14,4 +14,12 @@ criterion::criterion_group! {
     config = criterion::Criterion::default().without_plots();
     targets = statistics::benches, extraction::benches, inference::benches, quickstart::benches
 }
-criterion::criterion_main!(benches);
+/// As `criterion::criterion_main!`, after the process settings the `radbench` binary applies
+/// (`radbench::process`), so that the CNN rows time what a run does.
+fn main() {
+    radbench::process::configure_for_model_work();
+    benches();
+    criterion::Criterion::default()
+        .configure_from_args()
+        .final_summary();
+}

@@ -135,7 +135,11 @@ fn run(kernel: &str, reps: usize) -> Result<(), String> {
             }
         }
         "resnet18w16_1x64x64" | "resnet18w16_b32_1x64x64" => {
-            let batch = if kernel == "resnet18w16_1x64x64" { 1 } else { 32 };
+            let batch = if kernel == "resnet18w16_1x64x64" {
+                1
+            } else {
+                32
+            };
             let (_map, mut net) = small_resnet()?;
             net.fold_batch_norm().map_err(|e| e.to_string())?;
             let x = Tensor::ones((batch, 1, 64, 64), DType::F32, &Device::Cpu)
@@ -179,6 +183,7 @@ fn small_resnet() -> Result<(candle_nn::VarMap, ResNet), String> {
 }
 
 fn main() -> ExitCode {
+    radbench::process::configure_for_model_work();
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("--list") {
         for k in KERNELS {

@@ -14,6 +14,7 @@ pub mod error;
 pub mod eval;
 pub mod features;
 pub mod models;
+pub mod process;
 pub mod report;
 pub mod runner;
 pub mod seed;

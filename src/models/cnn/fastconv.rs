@@ -498,7 +498,9 @@ pub(crate) struct Scratch(Vec<f32>);
 impl Scratch {
     /// A buffer of `len` values (only newly grown space is zeroed).
     pub(crate) fn take(len: usize) -> Scratch {
-        let mut buf = SPARE.with(|spare| spare.borrow_mut().pop()).unwrap_or_default();
+        let mut buf = SPARE
+            .with(|spare| spare.borrow_mut().pop())
+            .unwrap_or_default();
         buf.resize(len, 0.0);
         Scratch(buf)
     }

@@ -692,6 +692,72 @@ mod tests {
         d / m.max(1e-6)
     }
 
+    /// im2col by its definition: entry (c, ky, kx; oy, ox) is the input at
+    /// (c, oy·s + ky − p, ox·s + kx − p), zero outside the image.
+    fn naive_im2col(g: &Geometry, x: &[f32], (h, w): (usize, usize)) -> Vec<f32> {
+        let (oh, ow) = g.out_size(h, w).unwrap();
+        let (k, s, p) = (g.kernel as isize, g.stride as isize, g.padding as isize);
+        let mut col = Vec::new();
+        for c in 0..g.c_in as isize {
+            for ky in 0..k {
+                for kx in 0..k {
+                    for oy in 0..oh as isize {
+                        for ox in 0..ow as isize {
+                            let (iy, ix) = (oy * s + ky - p, ox * s + kx - p);
+                            let inside =
+                                (0..h as isize).contains(&iy) && (0..w as isize).contains(&ix);
+                            col.push(if inside {
+                                x[((c * h as isize + iy) * w as isize + ix) as usize]
+                            } else {
+                                0.0
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        col
+    }
+
+    #[test]
+    fn lowering_equals_im2col_by_definition() {
+        // Strides 1–3, padding up to beyond the map, non-square and 1-pixel maps.
+        for (kernel, stride, padding) in [
+            (1, 1, 0),
+            (1, 2, 0),
+            (3, 1, 1),
+            (3, 2, 1),
+            (3, 1, 2),
+            (5, 1, 2),
+            (5, 3, 1),
+            (7, 2, 3),
+            (3, 1, 0),
+        ] {
+            for (h, w) in [(1, 1), (2, 2), (4, 4), (5, 3), (3, 7), (9, 8), (16, 16)] {
+                let g = Geometry {
+                    c_in: 2,
+                    c_out: 1,
+                    kernel,
+                    stride,
+                    padding,
+                };
+                let Ok((oh, ow)) = g.out_size(h, w) else {
+                    continue;
+                };
+                let x: Vec<f32> = (0..2 * h * w).map(|i| i as f32 + 1.0).collect();
+                // Stale values in the buffer must all be overwritten.
+                let mut col = vec![f32::NAN; g.depth() * oh * ow];
+                g.im2col(&x, (h, w), (oh, ow), &mut col, oh * ow);
+                let want = naive_im2col(&g, &x, (h, w));
+                assert_eq!(
+                    col.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                    want.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                    "kernel {kernel} stride {stride} padding {padding} on {h}×{w}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn matches_candle_conv_bias_residual_relu() {
         let dev = Device::Cpu;

@@ -96,6 +96,7 @@ fn in_fold(
             labels: &y_train,
             n_classes: 2,
             images: &[],
+            patients: &[],
         };
         let fitted = model.fit(&data, &mut rng_for(7, &["m", "fold0"])).unwrap();
         let probe = cohort().0;

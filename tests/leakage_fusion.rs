@@ -111,6 +111,7 @@ fn fit(settings: &str, c: &Cohort, rows: &[usize]) -> State {
         labels: &y,
         n_classes: 2,
         images: &images,
+        patients: &[],
     };
     let fitted = model
         .fit(&data, &mut rng_for(11, &["fused", "fold0"]))

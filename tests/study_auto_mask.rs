@@ -212,6 +212,7 @@ fn automated_model_reads_the_folds_predicted_masks_and_empty_ones_fall_back() {
                     labels: &y,
                     n_classes: 2,
                     images: &[],
+                    patients: &[],
                 },
                 &mut cell.rng(exp.seed),
             )

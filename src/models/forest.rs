@@ -260,6 +260,7 @@ mod tests {
             labels: y,
             n_classes: k,
             images: &[],
+            patients: &[],
         }
     }
 

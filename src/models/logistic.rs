@@ -259,6 +259,7 @@ mod tests {
             labels: y,
             n_classes: k,
             images: &[],
+            patients: &[],
         }
     }
 

@@ -123,6 +123,9 @@ pub struct TrainingData<'a> {
     pub n_classes: usize,
     /// Each case's images; empty unless the model asked for them ([`Model::needs_images`]).
     pub images: &'a [&'a CaseImages],
+    /// Each case's patient id, rows as in `features`; empty when every case is its own patient.
+    /// Inner splits (late fusion's out-of-fold members) keep a patient's cases together.
+    pub patients: &'a [&'a str],
 }
 
 /// The cases to predict: features and (when asked for) images, rows in the same order.

@@ -147,9 +147,27 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, Error> {
             compute_segmenters,
         )?
     };
+    // Patient of each feature-table row (rows are cohort cases; a case the cohort does not
+    // name counts as its own patient).
+    let patient_of: std::collections::BTreeMap<&str, &str> = cohort
+        .cases()
+        .iter()
+        .map(|c| (c.id.as_str(), c.patient.as_str()))
+        .collect();
+    let patients: Vec<String> = table
+        .case_ids
+        .iter()
+        .map(|id| {
+            patient_of
+                .get(id.as_str())
+                .unwrap_or(&id.as_str())
+                .to_string()
+        })
+        .collect();
     let inputs = Inputs {
         table: &table,
         labels,
+        patients: &patients,
         n_classes: exp.classes.len(),
         images: &images,
         segmenters: &segmenter_runs,
@@ -361,6 +379,8 @@ fn cached_cell(
 struct Inputs<'a> {
     table: &'a FeatureTable,
     labels: &'a [usize],
+    /// Each case's patient id.
+    patients: &'a [String],
     n_classes: usize,
     images: &'a [CaseImages],
     /// The segmenters' runs (test masks for models on predicted masks).
@@ -396,12 +416,14 @@ fn run_cell(
         }
     };
     let train_images = pick_images(train);
+    let train_patients: Vec<&str> = train.iter().map(|&i| inputs.patients[i].as_str()).collect();
     let data = TrainingData {
         features: x_train.view(),
         feature_names: &table.names,
         labels: &y_train,
         n_classes: inputs.n_classes,
         images: &train_images,
+        patients: &train_patients,
     };
     let cell_error = |source| RunnerError::Cell {
         cell: cell.key(),

@@ -117,6 +117,7 @@ impl Model for EarlyFusion {
                 labels: data.labels,
                 n_classes: data.n_classes,
                 images: &[],
+                patients: data.patients,
             },
             rng,
         )?;

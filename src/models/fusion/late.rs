@@ -24,6 +24,7 @@ use linfa_logistic::{
 use ndarray::{Array1, Array2, Axis};
 use rand::{Rng, RngExt};
 use serde::Deserialize;
+use std::collections::BTreeMap;
 
 /// Settings of `strategy = "late"`.
 #[derive(Debug, Clone, Deserialize)]
@@ -129,13 +130,37 @@ impl LateFusion {
     }
 }
 
-/// Inner fold of each row: within each class, rows are shuffled and dealt round-robin, so every
-/// inner fold gets each class in proportion. The number of folds is lowered to the smallest
-/// class size (at least 2) so that every inner training part holds every class.
-fn inner_folds(labels: &[usize], n_classes: usize, k: usize, rng: &mut SeededRng) -> Vec<usize> {
+/// Inner fold of each row: within each class, patients are shuffled and dealt round-robin, so
+/// every inner fold gets each class in proportion and a patient's cases stay in one fold (a
+/// patient counts in the class of their first case). With one case per patient (or no patient
+/// ids) the units are the rows themselves, drawn exactly as before patients were known. The
+/// number of folds is lowered to the smallest class size (at least 2) so that every inner
+/// training part holds every class.
+fn inner_folds(
+    labels: &[usize],
+    patients: &[&str],
+    n_classes: usize,
+    k: usize,
+    rng: &mut SeededRng,
+) -> Vec<usize> {
+    // Units of the deal: each a patient's rows, in order of first appearance.
+    let units: Vec<Vec<usize>> = if patients.len() == labels.len() {
+        let mut index: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut units: Vec<Vec<usize>> = Vec::new();
+        for (row, p) in patients.iter().enumerate() {
+            let u = *index.entry(p).or_insert_with(|| {
+                units.push(Vec::new());
+                units.len() - 1
+            });
+            units[u].push(row);
+        }
+        units
+    } else {
+        (0..labels.len()).map(|row| vec![row]).collect()
+    };
     let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); n_classes];
-    for (i, &y) in labels.iter().enumerate() {
-        by_class[y].push(i);
+    for (u, rows) in units.iter().enumerate() {
+        by_class[labels[rows[0]]].push(u);
     }
     let smallest = by_class
         .iter()
@@ -146,13 +171,15 @@ fn inner_folds(labels: &[usize], n_classes: usize, k: usize, rng: &mut SeededRng
     let k = k.min(smallest).max(2);
     let mut fold = vec![0; labels.len()];
     let mut next = 0;
-    for rows in &mut by_class {
-        for i in (1..rows.len()).rev() {
+    for members in &mut by_class {
+        for i in (1..members.len()).rev() {
             let j = rng.random_range(0..=i);
-            rows.swap(i, j);
+            members.swap(i, j);
         }
-        for &row in rows.iter() {
-            fold[row] = next % k;
+        for &u in members.iter() {
+            for &row in &units[u] {
+                fold[row] = next % k;
+            }
             next += 1;
         }
     }
@@ -160,15 +187,21 @@ fn inner_folds(labels: &[usize], n_classes: usize, k: usize, rng: &mut SeededRng
 }
 
 /// The rows `idx` of `data`.
-struct Subset {
+struct Subset<'a> {
     features: Array2<f64>,
     labels: Vec<usize>,
+    patients: Vec<&'a str>,
 }
 
-fn subset(data: &TrainingData<'_>, idx: &[usize]) -> Subset {
+fn subset<'a>(data: &TrainingData<'a>, idx: &[usize]) -> Subset<'a> {
     Subset {
         features: data.features.select(Axis(0), idx),
         labels: idx.iter().map(|&i| data.labels[i]).collect(),
+        patients: if data.patients.is_empty() {
+            Vec::new()
+        } else {
+            idx.iter().map(|&i| data.patients[i]).collect()
+        },
     }
 }
 
@@ -239,6 +272,7 @@ impl LateFusion {
                         labels: &part.labels,
                         n_classes: data.n_classes,
                         images: &images,
+                        patients: &part.patients,
                     },
                     &mut rng,
                 )
@@ -275,7 +309,13 @@ impl Model for LateFusion {
                 message: format!("{} cases with images for {n} labels", data.images.len()),
             });
         }
-        let fold = inner_folds(data.labels, data.n_classes, self.spec.inner_folds, rng);
+        let fold = inner_folds(
+            data.labels,
+            data.patients,
+            data.n_classes,
+            self.spec.inner_folds,
+            rng,
+        );
         let k = fold.iter().max().map_or(0, |&f| f + 1);
         let seed = rng.next_u64();
         let mut oof: Vec<Array2<f64>> = Vec::with_capacity(self.members.len());
@@ -464,5 +504,51 @@ impl Fitted for FittedLateFusion {
             "members": members,
             "meta": self.meta.summary(&meta_input_names(&self.names, self.n_classes)),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::inner_folds;
+    use crate::seed::rng_for;
+
+    #[test]
+    fn one_case_per_patient_draws_exactly_as_without_patients() {
+        let labels: Vec<usize> = (0..40).map(|i| usize::from(i % 3 == 0)).collect();
+        let names: Vec<String> = (0..40).map(|i| format!("p{i}")).collect();
+        let patients: Vec<&str> = names.iter().map(String::as_str).collect();
+        let with = inner_folds(&labels, &patients, 2, 5, &mut rng_for(7, &["inner"]));
+        let without = inner_folds(&labels, &[], 2, 5, &mut rng_for(7, &["inner"]));
+        assert_eq!(with, without);
+        assert_eq!(*with.iter().max().unwrap(), 4);
+    }
+
+    #[test]
+    fn a_patients_cases_share_an_inner_fold_and_classes_spread() {
+        // 30 patients with 1–3 cases each; a patient's cases share the label.
+        let (mut labels, mut names) = (Vec::new(), Vec::new());
+        for p in 0..30 {
+            for _ in 0..1 + p % 3 {
+                labels.push(usize::from(p % 2 == 0));
+                names.push(format!("p{p}"));
+            }
+        }
+        let patients: Vec<&str> = names.iter().map(String::as_str).collect();
+        let fold = inner_folds(&labels, &patients, 2, 5, &mut rng_for(3, &["inner"]));
+        for (i, p) in patients.iter().enumerate() {
+            for (j, q) in patients.iter().enumerate() {
+                if p == q {
+                    assert_eq!(fold[i], fold[j], "patient {p} split across inner folds");
+                }
+            }
+        }
+        for f in 0..5 {
+            for class in 0..2 {
+                assert!(
+                    (0..labels.len()).any(|i| fold[i] == f && labels[i] == class),
+                    "inner fold {f} has no case of class {class}"
+                );
+            }
+        }
     }
 }

@@ -85,6 +85,7 @@ fn fit_kind(kind: &dyn ModelKind, settings: &str, c: &Cohort, seed: u64) -> Box<
         labels: &c.y,
         n_classes: c.y.iter().max().unwrap() + 1,
         images: &images,
+        patients: &[],
     };
     model.fit(&data, &mut rng_for(seed, &["m"])).expect("fit")
 }
@@ -290,6 +291,7 @@ fn one_class_and_missing_images_are_errors() {
             labels,
             n_classes: 2,
             images,
+            patients: &[],
         };
         model
             .fit(&data, &mut rng_for(1, &["f"]))

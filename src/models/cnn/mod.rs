@@ -40,6 +40,7 @@ pub mod classifier;
 pub mod conv3d;
 pub mod fastconv;
 pub mod fastpool;
+pub(crate) mod im2col;
 pub mod inception;
 pub mod input;
 pub mod layers;

@@ -10,10 +10,10 @@ pub fn configure_for_model_work() {
     keep_freed_buffers();
 }
 
-/// candle's CPU thread pool busy-waits between ops by default. On a quiet machine that is a
-/// little faster (a width-16 ResNet-18 training step: 93 vs 104 ms with the allocator setting
-/// below); on a shared one it roughly doubled CNN training time, so radbench parks idle
-/// workers unless the user has chosen `CANDLE_BARRIER_POOL_SPIN_LIMIT` themselves.
+/// candle's CPU thread pool busy-waits between ops by default. On a quiet machine that was
+/// at best a little faster for training (one measurement 11 %, a paired one no difference at
+/// 1.25× the CPU time); on a shared one it roughly doubled CNN training time, so radbench
+/// parks idle workers unless the user has chosen `CANDLE_BARRIER_POOL_SPIN_LIMIT` themselves.
 fn quiet_candle_thread_pool() {
     if std::env::var_os("CANDLE_BARRIER_POOL_SPIN_LIMIT").is_none() {
         // SAFETY: called at the start of main, before any other thread exists (documented

@@ -288,6 +288,12 @@ pub(crate) fn check_training_data(model: &str, data: &TrainingData<'_>) -> Resul
             ),
         });
     }
+    if !data.patients.is_empty() && data.patients.len() != n {
+        return Err(ModelError::Shape {
+            model: model.into(),
+            message: format!("{} patient ids for {n} labels", data.patients.len()),
+        });
+    }
     if let Some(&bad) = data.labels.iter().find(|&&y| y >= data.n_classes) {
         return Err(ModelError::Shape {
             model: model.into(),

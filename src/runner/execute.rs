@@ -147,23 +147,8 @@ pub fn run(opts: &RunOptions) -> Result<RunOutcome, Error> {
             compute_segmenters,
         )?
     };
-    // Patient of each feature-table row (rows are cohort cases; a case the cohort does not
-    // name counts as its own patient).
-    let patient_of: std::collections::BTreeMap<&str, &str> = cohort
-        .cases()
-        .iter()
-        .map(|c| (c.id.as_str(), c.patient.as_str()))
-        .collect();
-    let patients: Vec<String> = table
-        .case_ids
-        .iter()
-        .map(|id| {
-            patient_of
-                .get(id.as_str())
-                .unwrap_or(&id.as_str())
-                .to_string()
-        })
-        .collect();
+    // Feature-table rows are the cohort's cases in order (as the evaluation also reads them).
+    let patients: Vec<&str> = cohort.cases().iter().map(|c| c.patient.as_str()).collect();
     let inputs = Inputs {
         table: &table,
         labels,
@@ -380,7 +365,7 @@ struct Inputs<'a> {
     table: &'a FeatureTable,
     labels: &'a [usize],
     /// Each case's patient id.
-    patients: &'a [String],
+    patients: &'a [&'a str],
     n_classes: usize,
     images: &'a [CaseImages],
     /// The segmenters' runs (test masks for models on predicted masks).
@@ -416,7 +401,7 @@ fn run_cell(
         }
     };
     let train_images = pick_images(train);
-    let train_patients: Vec<&str> = train.iter().map(|&i| inputs.patients[i].as_str()).collect();
+    let train_patients: Vec<&str> = train.iter().map(|&i| inputs.patients[i]).collect();
     let data = TrainingData {
         features: x_train.view(),
         feature_names: &table.names,

@@ -245,15 +245,13 @@ impl Geometry {
         par: gemm::Parallelism,
     ) -> Result<()> {
         let pixels = oh * ow;
-        let mut col = Scratch::take(if self.is_pointwise() {
-            0
-        } else {
-            self.depth() * pixels
-        });
+        let col;
         let rhs: &[f32] = if self.is_pointwise() {
             x
         } else {
-            self.im2col(x, (h, w), (oh, ow), &mut col, pixels);
+            let mut buf = Scratch::take(self.depth() * pixels);
+            self.im2col(x, (h, w), (oh, ow), &mut buf, pixels);
+            col = buf;
             &col
         };
         let par = match par {

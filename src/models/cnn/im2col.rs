@@ -83,12 +83,8 @@ impl Lowering {
         for oy in rows_from..rows_to {
             let src = &plane[(oy * s + tap.ky - p) * w..][..w];
             let out = &mut dst[oy * ow..(oy + 1) * ow];
-            for v in &mut out[..first] {
-                *v = 0.0;
-            }
-            for v in &mut out[last..] {
-                *v = 0.0;
-            }
+            out[..first].fill(0.0);
+            out[last..].fill(0.0);
             if s == 1 {
                 for (o, v) in out[first..last].iter_mut().zip(&src[x0..]) {
                     *o = *v;
@@ -126,12 +122,8 @@ impl Lowering {
         out[n - trail..].fill(0.0);
         if first > 0 || last < w {
             for row in out.chunks_exact_mut(w) {
-                for v in &mut row[..first] {
-                    *v = 0.0;
-                }
-                for v in &mut row[last..] {
-                    *v = 0.0;
-                }
+                row[..first].fill(0.0);
+                row[last..].fill(0.0);
             }
         }
     }

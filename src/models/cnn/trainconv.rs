@@ -9,7 +9,7 @@
 //! `∂x = col2im(Wᵀ·∂Y)`, scattered back image by image in a fixed order. Reference: Chellapilla et al. 2006 (im2col lowering); the
 //! gradients are the usual adjoints of that linear map.
 
-use super::fastconv::{Epilogue, Geometry, contiguous_f32, matmul};
+use super::fastconv::{Epilogue, Geometry, contiguous_f32, gemm_parallelism, matmul};
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
@@ -112,12 +112,8 @@ impl CustomOp2 for TrainConv {
                 lowering.row(&x[i * in_len..(i + 1) * in_len], r, seg);
             }
         });
-        let threads = candle_core::utils::get_num_threads();
-        let par = if threads > 1 {
-            gemm::Parallelism::Rayon(threads)
-        } else {
-            gemm::Parallelism::None
-        };
+        // Both gradient GEMMs have c_out·depth·b·P multiply-adds.
+        let par = gemm_parallelism(geom.c_out, depth, wide);
         // ∂W[c_out, depth] = ∂Y[c_out, b·P] · colsᵀ[b·P, depth].
         let mut grad_w = vec![0f32; geom.c_out * depth];
         matmul(

@@ -144,7 +144,8 @@ fn inner_folds(
     rng: &mut SeededRng,
 ) -> Vec<usize> {
     // Units of the deal: each a patient's rows, in order of first appearance.
-    let units: Vec<Vec<usize>> = if patients.len() == labels.len() {
+    // (`check_training_data` has checked that non-empty ids match the rows.)
+    let units: Vec<Vec<usize>> = if !patients.is_empty() {
         let mut index: BTreeMap<&str, usize> = BTreeMap::new();
         let mut units: Vec<Vec<usize>> = Vec::new();
         for (row, p) in patients.iter().enumerate() {

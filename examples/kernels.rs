@@ -77,7 +77,7 @@ fn phantom() -> (radbench::data::image::Image, radbench::data::image::Mask) {
     )
 }
 
-const KERNELS: [&str; 9] = [
+const KERNELS: [&str; 10] = [
     "auc_10k",
     "delong_paired_10k",
     "bootstrap_auc_200x10k",
@@ -87,6 +87,7 @@ const KERNELS: [&str; 9] = [
     "resnet18w16_1x64x64",
     "resnet18w16_b32_1x64x64",
     "resnet18w16_train_step_b32",
+    "resnet18_b8_3x224x224",
 ];
 
 fn run(kernel: &str, reps: usize) -> Result<(), String> {
@@ -143,6 +144,18 @@ fn run(kernel: &str, reps: usize) -> Result<(), String> {
             let (_map, mut net) = small_resnet()?;
             net.fold_batch_norm().map_err(|e| e.to_string())?;
             let x = Tensor::ones((batch, 1, 64, 64), DType::F32, &Device::Cpu)
+                .map_err(|e| e.to_string())?;
+            for _ in 0..reps {
+                black_box(net.forward_t(&x, false).map_err(|e| e.to_string())?);
+            }
+        }
+        "resnet18_b8_3x224x224" => {
+            let (map, vb) = seeded_varmap(1);
+            let cfg = ResNetConfig::torchvision(ResNetDepth::R18, 3, 2);
+            let mut net = ResNet::new(&cfg, None, vb).map_err(|e| e.to_string())?;
+            drop(map);
+            net.fold_batch_norm().map_err(|e| e.to_string())?;
+            let x = Tensor::ones((8, 3, 224, 224), DType::F32, &Device::Cpu)
                 .map_err(|e| e.to_string())?;
             for _ in 0..reps {
                 black_box(net.forward_t(&x, false).map_err(|e| e.to_string())?);

@@ -68,6 +68,24 @@ impl FusedConv {
         })
     }
 
+    /// The same convolution packed for the channel-blocked layout, for inputs whose channel
+    /// block is `cib`.
+    pub(crate) fn packed(&self, cib: usize) -> Result<super::blocked::PackedConv> {
+        let g = self.geom;
+        super::blocked::PackedConv::pack(
+            &self.weight,
+            &self.bias,
+            (g.c_out, g.c_in, g.kernel),
+            (g.stride, g.padding),
+            cib,
+        )
+    }
+
+    /// Zero padding on each side.
+    pub(crate) fn padding(&self) -> usize {
+        self.geom.padding
+    }
+
     /// Convolution and bias of `xs` `[b, c_in, h, w]`, then ReLU when `relu`.
     pub fn forward(&self, xs: &Tensor, relu: bool) -> Result<Tensor> {
         xs.contiguous()?

@@ -110,6 +110,11 @@ impl ConvBn {
         }
     }
 
+    /// The folded convolution, once [`ConvBn::fold`] has run.
+    pub(crate) fn folded(&self) -> Option<&FusedConv> {
+        self.folded.as_ref()
+    }
+
     /// Folds the current batch-norm statistics into a detached, fused convolution with bias.
     pub fn fold(&mut self) -> Result<()> {
         let folded = self.conv.absorb_bn(&self.bn)?;

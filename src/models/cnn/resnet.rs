@@ -13,8 +13,10 @@
 use super::layers::{
     ClassifierNet, ConvBn, ConvShape, global_avg_pool, max_pool_3x3_s2_p1, stage_train,
 };
+use super::resnet_infer::BlockedResNet;
 use candle_core::{Result, Tensor};
 use candle_nn::{Linear, VarBuilder};
+use std::sync::Arc;
 
 /// Which ResNet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -201,6 +203,8 @@ pub struct ResNet {
     stages: Vec<Vec<Block>>,
     fc: Linear,
     frozen_stages: Option<usize>,
+    /// The channel-blocked inference pass, built when batch norm is folded.
+    inference: Option<Arc<BlockedResNet>>,
 }
 
 impl ResNet {
@@ -253,6 +257,7 @@ impl ResNet {
             stages,
             fc,
             frozen_stages,
+            inference: None,
         })
     }
 
@@ -264,6 +269,9 @@ impl ResNet {
 
 impl ClassifierNet for ResNet {
     fn features_t(&self, xs: &Tensor, train: bool) -> Result<Tensor> {
+        if let (Some(plan), false) = (&self.inference, train) {
+            return plan.features(xs);
+        }
         let mut ys = self
             .stem
             .forward_relu_t(xs, stage_train(train, 0, self.frozen_stages))?;
@@ -298,6 +306,17 @@ impl ClassifierNet for ResNet {
         for block in self.stages.iter_mut().flatten() {
             block.fold()?;
         }
+        let blocks = self
+            .stages
+            .iter()
+            .flatten()
+            .map(|b| (&b.convs[..], b.downsample.as_ref()));
+        self.inference = Some(Arc::new(BlockedResNet::new(
+            self.config.in_channels,
+            &self.stem,
+            self.config.stem == Stem::Imagenet,
+            blocks,
+        )?));
         Ok(())
     }
 }
@@ -351,10 +370,23 @@ mod tests {
 
     #[test]
     fn forward_shapes_and_folding_agree() {
-        for depth in [ResNetDepth::R18, ResNetDepth::R50] {
+        // The ImageNet stem (7×7 stride 2 and max pool) needs room: 32² maps.
+        for (depth, stem, side) in [
+            (ResNetDepth::R18, Stem::Small, 16),
+            (ResNetDepth::R50, Stem::Small, 16),
+            (ResNetDepth::R34, Stem::Imagenet, 32),
+        ] {
             let (_map, vb) = seeded_varmap(2);
-            let mut net = ResNet::new(&tiny(depth), None, vb).unwrap();
-            let xs = Tensor::randn(0f32, 1.0, (2, 1, 16, 16), &Device::Cpu).unwrap();
+            let mut net = ResNet::new(
+                &ResNetConfig {
+                    stem,
+                    ..tiny(depth)
+                },
+                None,
+                vb,
+            )
+            .unwrap();
+            let xs = Tensor::randn(0f32, 1.0, (2, 1, side, side), &Device::Cpu).unwrap();
             // One training pass moves the running statistics away from (0, 1).
             net.forward_t(&xs, true).unwrap();
             let before = net.forward_t(&xs, false).unwrap();

@@ -1,0 +1,540 @@
+//! Direct convolution on a channel-blocked layout for batch-norm-folded inference.
+//!
+//! Principal types: [`BlockedMap`] (activations as `[n][c/8][h + 2b][w + 2b][8]`: channel
+//! blocks of [`LANES`], a zero border of `b` pixels so padded taps need no bounds checks) and
+//! [`PackedConv`] (weights as `[c_out/8][c_in/8][ky][kx][8 in][8 out]`, bias, residual and ReLU
+//! in the epilogue). This is the layout onnxruntime's MLAS uses ("NCHWc"): an output pixel's
+//! eight channels are one vector, built by broadcasting one input value at a time against eight
+//! weights, so no im2col matrix is ever written and narrow layers (8–64 channels, where the
+//! GEMM route spent its time lowering) run at the vector unit's rate.
+//!
+//! A register tile holds `CB` output blocks × `R` output pixels; pixels are numbered across
+//! rows and images, so 2×2 maps of a batch fill tiles as well as 64×64 maps do. Every output
+//! value is accumulated in the same order — input block, kernel row, kernel column, input lane
+//! — by lane-wise fused multiply-adds, whatever the tile shape, back-end ([`Backend`]), thread
+//! count or batch composition, so an image's outputs are bit-identical across all of these.
+
+use super::lanes::{Backend, LANES, Lanes, Scalar};
+use candle_core::Result;
+use rayon::prelude::*;
+
+/// Activations in the blocked layout.
+#[derive(Debug, Clone)]
+pub(crate) struct BlockedMap {
+    data: Vec<f32>,
+    n: usize,
+    c: usize,
+    /// Channels per block in memory: [`LANES`], or the channel count itself for a network
+    /// input of fewer channels (a 1- or 3-channel image is not padded to 8).
+    cib: usize,
+    h: usize,
+    w: usize,
+    border: usize,
+}
+
+impl BlockedMap {
+    /// A zero map.
+    fn zeros(n: usize, c: usize, cib: usize, (h, w): (usize, usize), border: usize) -> Self {
+        let len = n * c.div_ceil(cib) * (h + 2 * border) * (w + 2 * border) * cib;
+        BlockedMap {
+            data: vec![0.0; len],
+            n,
+            c,
+            cib,
+            h,
+            w,
+            border,
+        }
+    }
+
+    /// From NCHW values `x` of `dims`, with a zero border of `border` pixels.
+    pub(crate) fn from_nchw(
+        x: &[f32],
+        (n, c, h, w): (usize, usize, usize, usize),
+        border: usize,
+    ) -> Result<Self> {
+        if x.len() != n * c * h * w || c == 0 {
+            candle_core::bail!("blocked map: {} values for {n}×{c}×{h}×{w}", x.len())
+        }
+        let cib = if c < LANES { c } else { LANES };
+        let mut map = BlockedMap::zeros(n, c, cib, (h, w), border);
+        let (row, plane, img) = (map.row(), map.plane(), map.image());
+        map.data
+            .par_chunks_mut(img)
+            .zip(x.par_chunks(c * h * w))
+            .for_each(|(dst, src)| {
+                for (ch, src_plane) in src.chunks(h * w).enumerate() {
+                    let (cb, lane) = (ch / cib, ch % cib);
+                    for (y, src_row) in src_plane.chunks(w).enumerate() {
+                        let base = cb * plane + (y + border) * row + border * cib + lane;
+                        for (xx, &v) in src_row.iter().enumerate() {
+                            dst[base + xx * cib] = v;
+                        }
+                    }
+                }
+            });
+        Ok(map)
+    }
+
+    /// Channel blocks.
+    fn blocks(&self) -> usize {
+        self.c.div_ceil(self.cib)
+    }
+    /// Values per padded row.
+    fn row(&self) -> usize {
+        (self.w + 2 * self.border) * self.cib
+    }
+    /// Values per channel block.
+    fn plane(&self) -> usize {
+        (self.h + 2 * self.border) * self.row()
+    }
+    /// Values per image.
+    fn image(&self) -> usize {
+        self.blocks() * self.plane()
+    }
+
+    /// Batch size, channels and spatial size.
+    pub(crate) fn dims(&self) -> (usize, usize, usize, usize) {
+        (self.n, self.c, self.h, self.w)
+    }
+
+    /// Back to NCHW values (for tests and debugging).
+    #[cfg(test)]
+    pub(crate) fn to_nchw(&self) -> Vec<f32> {
+        let (n, c, h, w) = self.dims();
+        let mut out = Vec::with_capacity(n * c * h * w);
+        for i in 0..n {
+            for ch in 0..c {
+                let (cb, lane) = (ch / self.cib, ch % self.cib);
+                for y in 0..h {
+                    for x in 0..w {
+                        out.push(
+                            self.data[i * self.image()
+                                + cb * self.plane()
+                                + (y + self.border) * self.row()
+                                + (x + self.border) * self.cib
+                                + lane],
+                        );
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Global average pooling: `[n][c]`, each mean summed over rows then columns in order.
+    pub(crate) fn global_avg_pool(&self) -> Vec<f32> {
+        let mut out = vec![0f32; self.n * self.c];
+        let count = (self.h * self.w) as f32;
+        for (i, dst) in out.chunks_mut(self.c).enumerate() {
+            let img = &self.data[i * self.image()..(i + 1) * self.image()];
+            for (ch, v) in dst.iter_mut().enumerate() {
+                let (cb, lane) = (ch / self.cib, ch % self.cib);
+                let mut sum = 0f32;
+                for y in 0..self.h {
+                    let base = cb * self.plane()
+                        + (y + self.border) * self.row()
+                        + self.border * self.cib
+                        + lane;
+                    for x in 0..self.w {
+                        sum += img[base + x * self.cib];
+                    }
+                }
+                *v = sum / count;
+            }
+        }
+        out
+    }
+
+    /// Max pooling over 3×3 windows with stride 2 and padding 1 (padded taps ignored), as the
+    /// ImageNet stem uses; output border `border`.
+    pub(crate) fn max_pool_3x3_s2(&self, border: usize) -> BlockedMap {
+        let (oh, ow) = ((self.h - 1) / 2 + 1, (self.w - 1) / 2 + 1);
+        let mut out = BlockedMap::zeros(self.n, self.c, self.cib, (oh, ow), border);
+        let (in_plane, out_plane) = (self.plane(), out.plane());
+        let (in_row, out_row, cib) = (self.row(), out.row(), self.cib);
+        out.data
+            .par_chunks_mut(out_plane)
+            .zip(self.data.par_chunks(in_plane))
+            .for_each(|(dst, src)| {
+                for oy in 0..oh {
+                    let ys = (2 * oy).saturating_sub(1)..(2 * oy + 2).min(self.h);
+                    for ox in 0..ow {
+                        let xs = (2 * ox).saturating_sub(1)..(2 * ox + 2).min(self.w);
+                        let at = (oy + border) * out_row + (ox + border) * cib;
+                        for lane in 0..cib {
+                            let mut m = f32::NEG_INFINITY;
+                            for y in ys.clone() {
+                                for x in xs.clone() {
+                                    let v = src[(y + self.border) * in_row
+                                        + (x + self.border) * cib
+                                        + lane];
+                                    m = if v > m { v } else { m };
+                                }
+                            }
+                            dst[at + lane] = m;
+                        }
+                    }
+                }
+            });
+        out
+    }
+}
+
+/// A folded convolution packed for [`BlockedMap`] inputs of a given channel block.
+#[derive(Debug, Clone)]
+pub(crate) struct PackedConv {
+    /// `[c_out/8/P][c_in blocks][ky][kx][cib][P][8]` with `P` = [`panel_blocks`]: the weights
+    /// of `P` output blocks side by side, so a tile walks them with one pointer. Zero where a
+    /// channel does not exist.
+    weight: Vec<f32>,
+    /// `[c_out/8 · 8]`, zero past `c_out`.
+    bias: Vec<f32>,
+    c_in: usize,
+    c_out: usize,
+    cib: usize,
+    kernel: usize,
+    stride: usize,
+    padding: usize,
+}
+
+/// Where one register tile reads and writes.
+struct Job<'a> {
+    conv: &'a PackedConv,
+    x: &'a BlockedMap,
+    residual: Option<&'a BlockedMap>,
+    relu: bool,
+    out: Raw,
+    /// Output geometry: `(oh, ow)`, border, values per row, per block plane, per image.
+    oh: usize,
+    ow: usize,
+    border: usize,
+    out_row: usize,
+    out_plane: usize,
+    out_image: usize,
+}
+
+/// The output buffer, written by disjoint tiles from several threads.
+#[derive(Clone, Copy)]
+struct Raw(*mut f32);
+// SAFETY: each (output block, pixel) is written by exactly one tile, and the buffer outlives
+// the parallel loop that writes it.
+unsafe impl Send for Raw {}
+unsafe impl Sync for Raw {}
+
+/// Output blocks packed side by side: 4, 2 or 1, the largest dividing `obn`. Register tiles
+/// take at most this many blocks.
+fn panel_blocks(obn: usize) -> usize {
+    [4, 2, 1]
+        .into_iter()
+        .find(|p| obn.is_multiple_of(*p))
+        .unwrap_or(1)
+}
+
+/// Convolutions with fewer multiply-adds than this run on the calling thread.
+const SERIAL_BELOW_MACS: usize = 1 << 21;
+
+impl PackedConv {
+    /// From PyTorch-ordered weights `[c_out, c_in, k, k]` and `bias` `[c_out]`, for inputs whose
+    /// channel block is `cib` (see [`BlockedMap`]).
+    pub(crate) fn pack(
+        weight: &[f32],
+        bias: &[f32],
+        (c_out, c_in, kernel): (usize, usize, usize),
+        (stride, padding): (usize, usize),
+        cib: usize,
+    ) -> Result<PackedConv> {
+        if weight.len() != c_out * c_in * kernel * kernel || bias.len() != c_out || cib == 0 {
+            candle_core::bail!("packed conv: weights do not match {c_out}×{c_in}×{kernel}²")
+        }
+        let (obn, cbn, taps) = (c_out.div_ceil(LANES), c_in.div_ceil(cib), kernel * kernel);
+        let panel = panel_blocks(obn);
+        let mut packed = vec![0f32; obn * cbn * taps * cib * LANES];
+        for co in 0..c_out {
+            let (ob, lane) = (co / LANES, co % LANES);
+            let (pg, jp) = (ob / panel, ob % panel);
+            for ci in 0..c_in {
+                let (cb, il) = (ci / cib, ci % cib);
+                for t in 0..taps {
+                    let row = ((pg * cbn + cb) * taps + t) * cib + il;
+                    packed[(row * panel + jp) * LANES + lane] = weight[(co * c_in + ci) * taps + t];
+                }
+            }
+        }
+        let mut padded_bias = vec![0f32; obn * LANES];
+        padded_bias[..c_out].copy_from_slice(bias);
+        Ok(PackedConv {
+            weight: packed,
+            bias: padded_bias,
+            c_in,
+            c_out,
+            cib,
+            kernel,
+            stride: stride.max(1),
+            padding,
+        })
+    }
+
+    /// Convolution of `x`, plus bias, plus `residual` (same shape and border as the output),
+    /// then ReLU when `relu`; the output gets a zero border of `border` pixels.
+    pub(crate) fn forward(
+        &self,
+        x: &BlockedMap,
+        residual: Option<&BlockedMap>,
+        relu: bool,
+        border: usize,
+    ) -> Result<BlockedMap> {
+        self.forward_with(Backend::detect(), x, residual, relu, border)
+    }
+
+    /// As [`PackedConv::forward`] on a chosen back-end.
+    pub(crate) fn forward_with(
+        &self,
+        backend: Backend,
+        x: &BlockedMap,
+        residual: Option<&BlockedMap>,
+        relu: bool,
+        border: usize,
+    ) -> Result<BlockedMap> {
+        if x.c != self.c_in || x.cib != self.cib || x.border < self.padding {
+            candle_core::bail!(
+                "packed conv: input of {} channels (block {}, border {}) for a convolution of {} \
+                 (block {}, padding {})",
+                x.c,
+                x.cib,
+                x.border,
+                self.c_in,
+                self.cib,
+                self.padding
+            )
+        }
+        let span = |n: usize| {
+            (n + 2 * self.padding)
+                .checked_sub(self.kernel)
+                .map(|d| d / self.stride + 1)
+        };
+        let (Some(oh), Some(ow)) = (span(x.h), span(x.w)) else {
+            candle_core::bail!("packed conv: {}×{} input smaller than the kernel", x.h, x.w)
+        };
+        let mut out = BlockedMap::zeros(x.n, self.c_out, LANES, (oh, ow), border);
+        if let Some(r) = residual
+            && (r.dims() != out.dims() || r.border != border || r.cib != LANES)
+        {
+            candle_core::bail!("packed conv: residual does not match the output")
+        }
+        let job = Job {
+            conv: self,
+            x,
+            residual,
+            relu,
+            out: Raw(out.data.as_mut_ptr()),
+            oh,
+            ow,
+            border,
+            out_row: out.row(),
+            out_plane: out.plane(),
+            out_image: out.image(),
+        };
+        let macs = x.n * oh * ow * self.c_out * self.c_in * self.kernel * self.kernel;
+        match backend {
+            #[cfg(target_arch = "x86_64")]
+            Backend::Avx512 => {
+                // SAFETY: `Backend::Avx512` is only chosen when the CPU has these features.
+                let run = |t| unsafe { run_avx512(&job, t) };
+                job.dispatch(&[(4, 5), (2, 8), (1, 8)], macs, run)
+            }
+            #[cfg(target_arch = "x86_64")]
+            Backend::Avx2 => {
+                // SAFETY: `Backend::Avx2` is only chosen when the CPU has AVX2 and FMA.
+                let run = |t| unsafe { run_avx2(&job, t) };
+                job.dispatch(&[(2, 6), (1, 8)], macs, run)
+            }
+            _ => {
+                // SAFETY: the scalar back-end needs no CPU feature.
+                let run = |t| unsafe { run_tiles::<Scalar>(&job, t) };
+                job.dispatch(&[(1, 4)], macs, run)
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A group of `cb` output blocks, and a range of tiles of `r` pixels.
+#[derive(Debug, Clone, Copy)]
+struct Tiles {
+    cb: usize,
+    r: usize,
+    group: usize,
+    first: usize,
+    last: usize,
+}
+
+impl Job<'_> {
+    /// Splits the work into (block group, tile range) items — tile shape the first of `shapes`
+    /// whose block count divides the output blocks — and runs them, in parallel when large.
+    fn dispatch(&self, shapes: &[(usize, usize)], macs: usize, run: impl Fn(Tiles) + Sync) {
+        let obn = self.conv.c_out.div_ceil(LANES);
+        let panel = panel_blocks(obn);
+        let (cb, r) = shapes
+            .iter()
+            .copied()
+            .find(|&(cb, _)| panel.is_multiple_of(cb))
+            .unwrap_or((1, shapes[shapes.len() - 1].1));
+        let pixels = self.x.n * self.oh * self.ow;
+        let tiles = pixels.div_ceil(r);
+        let groups = obn / cb;
+        if macs < SERIAL_BELOW_MACS {
+            for group in 0..groups {
+                run(Tiles {
+                    cb,
+                    r,
+                    group,
+                    first: 0,
+                    last: tiles,
+                });
+            }
+            return;
+        }
+        // About eight items per thread, so uneven items still balance.
+        let per_item = (tiles * groups)
+            .div_ceil(8 * rayon::current_num_threads())
+            .max(1);
+        let chunks = tiles.div_ceil(per_item);
+        (0..groups * chunks).into_par_iter().for_each(|item| {
+            let (group, chunk) = (item / chunks, item % chunks);
+            let first = chunk * per_item;
+            let tiles = Tiles {
+                cb,
+                r,
+                group,
+                first,
+                last: (first + per_item).min(tiles),
+            };
+            run(tiles);
+        });
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,avx512f,avx512vl")]
+unsafe fn run_avx512(job: &Job<'_>, t: Tiles) {
+    // SAFETY: the caller checked the features; run_tiles' own contract is met by `job`.
+    unsafe { run_tiles::<super::lanes::Avx>(job, t) }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn run_avx2(job: &Job<'_>, t: Tiles) {
+    // SAFETY: as in `run_avx512`.
+    unsafe { run_tiles::<super::lanes::Avx>(job, t) }
+}
+
+/// Runs `t` with the tile shape monomorphised.
+#[inline(always)]
+unsafe fn run_tiles<V: Lanes>(job: &Job<'_>, t: Tiles) {
+    // SAFETY (all arms): `job` was validated by `forward_with`, so every offset is in bounds.
+    unsafe {
+        match (t.cb, t.r) {
+            (4, 5) => tiles::<V, 4, 5>(job, t),
+            (2, 8) => tiles::<V, 2, 8>(job, t),
+            (2, 6) => tiles::<V, 2, 6>(job, t),
+            (1, 8) => tiles::<V, 1, 8>(job, t),
+            _ => tiles::<V, 1, 4>(job, t),
+        }
+    }
+}
+
+/// Computes tiles `t.first..t.last` of block group `t.group` (whose shape is `CB`×`R`).
+#[inline(always)]
+unsafe fn tiles<V: Lanes, const CB: usize, const R: usize>(job: &Job<'_>, t: Tiles) {
+    let conv = job.conv;
+    let x = job.x;
+    let (k, s, cib) = (conv.kernel, conv.stride, conv.cib);
+    let (cbn, taps) = (x.blocks(), k * k);
+    let (in_row, in_plane, in_image) = (x.row(), x.plane(), x.image());
+    let panel = panel_blocks(conv.c_out.div_ceil(LANES));
+    let w_step = panel * LANES;
+    let origin = x.border - conv.padding;
+    let per_image = job.oh * job.ow;
+    let last_pixel = x.n * per_image - 1;
+    let ob0 = t.group * CB;
+    let (pg, jp) = (ob0 / panel, ob0 % panel);
+    // The tile's first weight: panel `pg`, block `jp` within it.
+    let w0 = conv
+        .weight
+        .as_ptr()
+        .wrapping_add(pg * cbn * taps * cib * w_step + jp * LANES);
+    let xp = x.data.as_ptr();
+    for tile in t.first..t.last {
+        let mut px = [xp; R];
+        let mut out_off = [0usize; R];
+        for r in 0..R {
+            // Pixels past the end repeat the last one (computed, never stored).
+            let p = (tile * R + r).min(last_pixel);
+            let (i, q) = (p / per_image, p % per_image);
+            let (oy, ox) = (q / job.ow, q % job.ow);
+            px[r] = xp
+                .wrapping_add(i * in_image + (oy * s + origin) * in_row + (ox * s + origin) * cib);
+            out_off[r] =
+                i * job.out_image + (oy + job.border) * job.out_row + (ox + job.border) * LANES;
+        }
+        // SAFETY: every pointer below stays inside `x` (border ≥ padding, pixels clamped to
+        // the batch) or inside the packed weights.
+        let mut acc = [[unsafe { V::zero() }; R]; CB];
+        let mut w = w0;
+        for cb in 0..cbn {
+            for ky in 0..k {
+                for kx in 0..k {
+                    let xo = cb * in_plane + ky * in_row + kx * cib;
+                    let xs: [*const f32; R] = std::array::from_fn(|r| px[r].wrapping_add(xo));
+                    unsafe { accumulate::<V, CB, R>(&xs, w, w_step, cib, &mut acc) };
+                    w = w.wrapping_add(cib * w_step);
+                }
+            }
+        }
+        let stored = (last_pixel + 1 - tile * R).min(R);
+        for (j, acc_j) in acc.iter().enumerate() {
+            let ob = ob0 + j;
+            let bias = unsafe { V::load(conv.bias.as_ptr().add(ob * LANES)) };
+            for (r, &a) in acc_j.iter().enumerate().take(stored) {
+                let at = ob * job.out_plane + out_off[r];
+                let mut y = unsafe { V::add(a, bias) };
+                if let Some(res) = job.residual {
+                    y = unsafe { V::add(y, V::load(res.data.as_ptr().add(at))) };
+                }
+                if job.relu {
+                    y = unsafe { V::max(y, V::zero()) };
+                }
+                unsafe { y.store(job.out.0.add(at)) };
+            }
+        }
+    }
+}
+
+/// The innermost loop: for each of `cib` input lanes, `CB` weight vectors (one pointer, `w_step`
+/// apart per lane) against the `R` pixels' broadcast inputs.
+#[inline(always)]
+unsafe fn accumulate<V: Lanes, const CB: usize, const R: usize>(
+    xs: &[*const f32; R],
+    w: *const f32,
+    w_step: usize,
+    cib: usize,
+    acc: &mut [[V; R]; CB],
+) {
+    let mut w = w;
+    for ci in 0..cib {
+        // SAFETY: the caller keeps `xs[r] + ci` and `w + j·8 .. + 8` in bounds.
+        let wv: [V; CB] = std::array::from_fn(|j| unsafe { V::load(w.add(j * LANES)) });
+        for r in 0..R {
+            let xv = unsafe { V::splat(xs[r].add(ci)) };
+            for j in 0..CB {
+                acc[j][r] = unsafe { V::fma(xv, wv[j], acc[j][r]) };
+            }
+        }
+        w = w.wrapping_add(w_step);
+    }
+}
+
+#[cfg(test)]
+#[path = "blocked_tests.rs"]
+mod tests;

@@ -1,0 +1,197 @@
+use super::*;
+
+/// Deterministic values in [−1, 1).
+fn values(n: usize, seed: u64) -> Vec<f32> {
+    (0..n as u64)
+        .map(|i| {
+            let mut z = (i ^ (seed << 32)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            ((z ^ (z >> 31)) >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+        })
+        .collect()
+}
+
+/// Convolution by definition in f64: `[n, c_out, oh, ow]`.
+#[allow(clippy::too_many_arguments)]
+fn reference(
+    x: &[f32],
+    (n, c, h, w): (usize, usize, usize, usize),
+    weight: &[f32],
+    bias: &[f32],
+    (c_out, k, s, p): (usize, usize, usize, usize),
+    residual: Option<&[f32]>,
+    relu: bool,
+) -> (Vec<f64>, (usize, usize)) {
+    let (oh, ow) = ((h + 2 * p - k) / s + 1, (w + 2 * p - k) / s + 1);
+    let mut out = vec![0f64; n * c_out * oh * ow];
+    for i in 0..n {
+        for co in 0..c_out {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let mut acc = bias[co] as f64;
+                    for ci in 0..c {
+                        for ky in 0..k {
+                            for kx in 0..k {
+                                let (y, xx) = (
+                                    (oy * s + ky) as isize - p as isize,
+                                    (ox * s + kx) as isize - p as isize,
+                                );
+                                if y < 0 || xx < 0 || y >= h as isize || xx >= w as isize {
+                                    continue;
+                                }
+                                let xv = x[((i * c + ci) * h + y as usize) * w + xx as usize];
+                                acc += xv as f64 * weight[((co * c + ci) * k + ky) * k + kx] as f64;
+                            }
+                        }
+                    }
+                    let at = ((i * c_out + co) * oh + oy) * ow + ox;
+                    if let Some(r) = residual {
+                        acc += r[at] as f64;
+                    }
+                    out[at] = if relu { acc.max(0.0) } else { acc };
+                }
+            }
+        }
+    }
+    (out, (oh, ow))
+}
+
+/// (batch, c_in, h, w, c_out, kernel, stride, padding).
+type Case = (usize, usize, usize, usize, usize, usize, usize, usize);
+
+/// ResNet's shapes and awkward ones: 1- and 3-channel inputs, channel counts that are not
+/// multiples of 8, 1×1 maps, stride 2 with odd sizes.
+const CASES: [Case; 9] = [
+    (2, 1, 9, 11, 8, 3, 1, 1),
+    (3, 3, 13, 12, 16, 7, 2, 3),
+    (2, 8, 7, 7, 8, 3, 1, 1),
+    (2, 16, 8, 6, 32, 3, 2, 1),
+    (4, 16, 5, 5, 32, 1, 2, 0),
+    (1, 12, 6, 9, 12, 3, 1, 1),
+    (3, 32, 2, 2, 64, 3, 1, 1),
+    (2, 64, 3, 3, 24, 1, 1, 0),
+    (5, 8, 1, 1, 8, 3, 1, 1),
+];
+
+#[test]
+fn matches_the_definition_on_every_backend_bit_for_bit_across_them() {
+    for (idx, &(n, c, h, w, c_out, k, s, p)) in CASES.iter().enumerate() {
+        let seed = idx as u64;
+        let x = values(n * c * h * w, seed);
+        let weight = values(c_out * c * k * k, seed + 100);
+        let bias = values(c_out, seed + 200);
+        let input = BlockedMap::from_nchw(&x, (n, c, h, w), p.max(1)).unwrap();
+        let conv = PackedConv::pack(&weight, &bias, (c_out, c, k), (s, p), input.cib).unwrap();
+        let (oh, ow) = ((h + 2 * p - k) / s + 1, (w + 2 * p - k) / s + 1);
+        let res_nchw = values(n * c_out * oh * ow, seed + 300);
+        let residual = BlockedMap::from_nchw(&res_nchw, (n, c_out, oh, ow), 1).unwrap();
+        for (with_residual, relu) in [(false, true), (true, true), (false, false)] {
+            let res = with_residual.then_some(&residual);
+            let (expected, _) = reference(
+                &x,
+                (n, c, h, w),
+                &weight,
+                &bias,
+                (c_out, k, s, p),
+                with_residual.then_some(&res_nchw[..]),
+                relu,
+            );
+            let mut first: Option<Vec<u32>> = None;
+            for backend in Backend::available() {
+                let out = conv.forward_with(backend, &input, res, relu, 1).unwrap();
+                assert_eq!(out.dims(), (n, c_out, oh, ow));
+                let got = out.to_nchw();
+                let scale = (c * k * k) as f64;
+                for (i, (&g, &e)) in got.iter().zip(&expected).enumerate() {
+                    assert!(
+                        (g as f64 - e).abs() <= 1e-6 * scale,
+                        "case {idx} {backend:?}: value {i} is {g}, definition {e}"
+                    );
+                }
+                let bits: Vec<u32> = got.iter().map(|v| v.to_bits()).collect();
+                match &first {
+                    None => first = Some(bits),
+                    Some(f) => assert!(*f == bits, "case {idx}: {backend:?} differs in bits"),
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn an_image_gets_the_same_bits_alone_in_a_batch_and_at_any_thread_count() {
+    // Large enough (> 2 M multiply-adds) to take the parallel route.
+    let (n, c, h, w, c_out) = (6, 32, 12, 12, 64);
+    let x = values(n * c * h * w, 7);
+    let weight = values(c_out * c * 9, 8);
+    let bias = values(c_out, 9);
+    let conv = PackedConv::pack(&weight, &bias, (c_out, c, 3), (1, 1), LANES).unwrap();
+    let batch = BlockedMap::from_nchw(&x, (n, c, h, w), 1).unwrap();
+    let whole = conv.forward(&batch, None, true, 1).unwrap().to_nchw();
+    let per_image = c_out * h * w;
+    for i in [0, 3, 5] {
+        let one = &x[i * c * h * w..(i + 1) * c * h * w];
+        let alone = BlockedMap::from_nchw(one, (1, c, h, w), 1).unwrap();
+        let got = conv.forward(&alone, None, true, 1).unwrap().to_nchw();
+        assert!(
+            got == whole[i * per_image..(i + 1) * per_image],
+            "image {i}"
+        );
+    }
+    for threads in [1, 3] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let got = pool.install(|| conv.forward(&batch, None, true, 1).unwrap().to_nchw());
+        assert!(got == whole, "{threads} threads");
+    }
+}
+
+#[test]
+fn pools_match_their_definitions() {
+    let (n, c, h, w) = (2, 12, 7, 6);
+    let x: Vec<f32> = values(n * c * h * w, 11)
+        .iter()
+        .map(|v| v.max(0.0))
+        .collect();
+    let map = BlockedMap::from_nchw(&x, (n, c, h, w), 1).unwrap();
+    let pooled = map.max_pool_3x3_s2(1);
+    let (oh, ow) = (4, 3);
+    assert_eq!(pooled.dims(), (n, c, oh, ow));
+    let got = pooled.to_nchw();
+    for i in 0..n * c {
+        for oy in 0..oh {
+            for ox in 0..ow {
+                let mut m = 0f32; // zero padding = the network's definition after ReLU
+                for y in (2 * oy).saturating_sub(1)..(2 * oy + 2).min(h) {
+                    for xx in (2 * ox).saturating_sub(1)..(2 * ox + 2).min(w) {
+                        m = m.max(x[(i * h + y) * w + xx]);
+                    }
+                }
+                assert_eq!(got[(i * oh + oy) * ow + ox], m);
+            }
+        }
+    }
+    let means = map.global_avg_pool();
+    for (i, &m) in means.iter().enumerate() {
+        let plane = &x[i * h * w..(i + 1) * h * w];
+        let expected = plane.iter().map(|&v| v as f64).sum::<f64>() / (h * w) as f64;
+        assert!(
+            (m as f64 - expected).abs() < 1e-6,
+            "mean {i}: {m} vs {expected}"
+        );
+    }
+}
+
+#[test]
+fn mismatched_inputs_are_errors() {
+    let conv =
+        PackedConv::pack(&values(8 * 8 * 9, 1), &values(8, 2), (8, 8, 3), (1, 1), 8).unwrap();
+    let wrong_channels = BlockedMap::from_nchw(&values(2 * 16, 3), (1, 2, 4, 4), 1).unwrap();
+    assert!(conv.forward(&wrong_channels, None, true, 1).is_err());
+    let no_border = BlockedMap::from_nchw(&values(8 * 16, 3), (1, 8, 4, 4), 0).unwrap();
+    assert!(conv.forward(&no_border, None, true, 1).is_err());
+    assert!(PackedConv::pack(&values(10, 1), &values(8, 2), (8, 8, 3), (1, 1), 8).is_err());
+}

@@ -14,6 +14,7 @@
 //! — by lane-wise fused multiply-adds, whatever the tile shape, back-end ([`Backend`]), thread
 //! count or batch composition, so an image's outputs are bit-identical across all of these.
 
+use super::fastconv::min_chunks_per_task;
 use super::lanes::{Backend, LANES, Lanes, Scalar};
 use candle_core::Result;
 use rayon::prelude::*;
@@ -61,6 +62,7 @@ impl BlockedMap {
         let (row, plane, img) = (map.row(), map.plane(), map.image());
         map.data
             .par_chunks_mut(img)
+            .with_min_len(min_chunks_per_task(img))
             .zip(x.par_chunks(c * h * w))
             .for_each(|(dst, src)| {
                 for (ch, src_plane) in src.chunks(h * w).enumerate() {
@@ -155,6 +157,7 @@ impl BlockedMap {
         let (in_row, out_row, cib) = (self.row(), out.row(), self.cib);
         out.data
             .par_chunks_mut(out_plane)
+            .with_min_len(min_chunks_per_task(in_plane))
             .zip(self.data.par_chunks(in_plane))
             .for_each(|(dst, src)| {
                 for oy in 0..oh {

@@ -27,8 +27,11 @@
 //!   `[channels, d, h, w]` crops (`network = { arch = "resnet3d", ... }` with
 //!   `input.layout = { kind = "crop3d", depth = d }`).
 //! - [`fastconv::FusedConv`] runs folded convolutions at inference as one im2col + GEMM
-//!   custom op with bias, residual and ReLU fused; [`trainconv::conv2d`] is the trainable
-//!   convolution (GEMM forward and backward) used everywhere else.
+//!   custom op with bias, residual and ReLU fused (Inception, U-Net); a folded 2-D ResNet runs
+//!   its whole inference pass instead on a channel-blocked layout with a direct convolution
+//!   (`blocked`, `resnet_infer`), whose AVX-512VL, AVX2 and scalar back-ends (`lanes`) give
+//!   identical bits; [`trainconv::conv2d`] is the trainable convolution (GEMM forward and
+//!   backward) used everywhere else.
 //!
 //! Determinism: results are bit-identical on rerun and independent of candle's thread count
 //! (`RAYON_NUM_THREADS`); the test `cnn_determinism` proves both on a tiny net.

@@ -1,5 +1,6 @@
 //! A fused inference convolution for the CPU: convolution + bias (+ residual) (+ ReLU) in one
-//! candle custom op, used by batch-norm-folded networks in evaluation mode.
+//! candle custom op, used by batch-norm-folded networks in evaluation mode (Inception, U-Net;
+//! a folded 2-D ResNet runs on [`super::blocked`] instead).
 //!
 //! Principal type: [`FusedConv`]. candle's own CPU convolution converts every input to NHWC on
 //! one thread, re-packs the kernel on every call, writes its output through a transposing copy,

@@ -25,8 +25,22 @@ pub(crate) enum Backend {
 }
 
 impl Backend {
-    /// The fastest back-end this CPU supports.
+    /// The fastest back-end this CPU supports, or a slower one named by `RADBENCH_SIMD`
+    /// (`avx2` or `scalar`, to time the fallbacks; results are identical). Decided once.
     pub(crate) fn detect() -> Backend {
+        static CHOSEN: std::sync::OnceLock<Backend> = std::sync::OnceLock::new();
+        *CHOSEN.get_or_init(|| {
+            let best = Backend::best();
+            match std::env::var("RADBENCH_SIMD").as_deref() {
+                Ok("scalar") => Backend::Scalar,
+                Ok("avx2") if best != Backend::Scalar => Backend::Avx2,
+                _ => best,
+            }
+        })
+    }
+
+    /// The fastest back-end this CPU supports.
+    fn best() -> Backend {
         #[cfg(target_arch = "x86_64")]
         {
             let avx2 = std::arch::is_x86_feature_detected!("avx2")
@@ -48,7 +62,7 @@ impl Backend {
     #[cfg(test)]
     pub(crate) fn available() -> Vec<Backend> {
         let mut out = vec![Backend::Scalar];
-        match Backend::detect() {
+        match Backend::best() {
             Backend::Avx512 => out.extend([Backend::Avx2, Backend::Avx512]),
             Backend::Avx2 => out.push(Backend::Avx2),
             Backend::Scalar => {}

@@ -313,13 +313,17 @@ impl CnnModel {
         let per_case = samples_of(&self.id, &self.spec, data.images)?;
         let mut samples = Vec::new();
         let mut labels = Vec::new();
-        for (case_samples, &label) in per_case.into_iter().zip(data.labels) {
+        let mut patients = Vec::new();
+        for (row, (case_samples, &label)) in per_case.into_iter().zip(data.labels).enumerate() {
             labels.extend(std::iter::repeat_n(label, case_samples.len()));
+            if let Some(&patient) = data.patients.get(row) {
+                patients.extend(std::iter::repeat_n(patient, case_samples.len()));
+            }
             samples.extend(case_samples);
         }
         let spec = self.spec.classifier_spec(data.n_classes);
         let fitted = match validation {
-            None => CnnClassifier::fit(&samples, &labels, &spec, rng),
+            None => CnnClassifier::fit_grouped(&samples, &labels, &patients, &spec, rng),
             Some(validation) => {
                 let mut val_samples = Vec::new();
                 let mut val_labels = Vec::new();

@@ -216,8 +216,31 @@ impl CnnClassifier {
         spec: &CnnSpec,
         rng: &mut SeededRng,
     ) -> Result<FittedCnn, CnnError> {
+        Self::fit_grouped(samples, labels, &[], spec, rng)
+    }
+
+    /// As [`CnnClassifier::fit`], with the patient of each sample (`patients[i]` for
+    /// `samples[i]`; empty: every case is its own patient), so that the inner validation split
+    /// keeps a patient's cases on one side. With one case per patient the split is exactly the
+    /// ungrouped one.
+    pub fn fit_grouped(
+        samples: &[Sample],
+        labels: &[usize],
+        patients: &[&str],
+        spec: &CnnSpec,
+        rng: &mut SeededRng,
+    ) -> Result<FittedCnn, CnnError> {
         spec.check()?;
-        Self::fit_inner(samples, labels, None, spec, rng)
+        if !patients.is_empty() && patients.len() != samples.len() {
+            return Err(CnnError::Shape {
+                message: format!(
+                    "{} patient ids for {} samples",
+                    patients.len(),
+                    samples.len()
+                ),
+            });
+        }
+        Self::fit_inner(samples, labels, patients, None, spec, rng)
     }
 
     /// As [`CnnClassifier::fit`], with given validation samples (a predefined split's `val`
@@ -239,12 +262,13 @@ impl CnnClassifier {
                 ),
             });
         }
-        Self::fit_inner(samples, labels, Some(validation), spec, rng)
+        Self::fit_inner(samples, labels, &[], Some(validation), spec, rng)
     }
 
     fn fit_inner(
         samples: &[Sample],
         labels: &[usize],
+        patients: &[&str],
         given_validation: Option<Labelled<'_>>,
         spec: &CnnSpec,
         rng: &mut SeededRng,
@@ -274,7 +298,7 @@ impl CnnClassifier {
         } else {
             spec.validation_fraction
         };
-        let (train_idx, val_idx) = split_by_case(samples, labels, fraction, rng)?;
+        let (train_idx, val_idx) = split_by_case(samples, labels, patients, fraction, rng)?;
         let pick = |idx: &[usize]| -> (Vec<Sample>, Vec<usize>) {
             (
                 idx.iter().map(|&i| samples[i].clone()).collect(),
@@ -364,16 +388,21 @@ fn check_samples(
     Ok(first.shape.clone())
 }
 
-/// Sample indices of training and validation: `fraction` of each label's cases (at least one
-/// when the label has two or more cases and `fraction > 0`) go to validation.
+/// Splits sample indices into (train, inner validation): a stratified `fraction` of the cases
+/// of each label is held out, whole. With `patients` (one per sample) and some patient owning
+/// several cases, whole patients are held out instead, stratified by the label of each
+/// patient's first case (by case id); with one case per patient the draws are the ungrouped
+/// ones, so the split does not depend on whether patient ids were passed.
 fn split_by_case(
     samples: &[Sample],
     labels: &[usize],
+    patients: &[&str],
     fraction: f64,
     rng: &mut SeededRng,
 ) -> Result<(Vec<usize>, Vec<usize>), CnnError> {
     let mut case_label: BTreeMap<&str, usize> = BTreeMap::new();
-    for (s, &y) in samples.iter().zip(labels) {
+    let mut case_patient: BTreeMap<&str, &str> = BTreeMap::new();
+    for (i, (s, &y)) in samples.iter().zip(labels).enumerate() {
         if let Some(&prev) = case_label.get(s.case.as_str()) {
             if prev != y {
                 return Err(CnnError::Shape {
@@ -383,26 +412,53 @@ fn split_by_case(
         } else {
             case_label.insert(&s.case, y);
         }
+        let patient = patients.get(i).copied().unwrap_or(s.case.as_str());
+        if *case_patient.entry(&s.case).or_insert(patient) != patient {
+            return Err(CnnError::Shape {
+                message: format!("case {:?} has patches of two patients", s.case),
+            });
+        }
     }
     let all: Vec<usize> = (0..samples.len()).collect();
     if fraction <= 0.0 {
         return Ok((all, Vec::new()));
     }
+    // The unit held out: each case, or each patient when some patient has several cases.
+    let mut unit_cases: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (&case, &patient) in &case_patient {
+        unit_cases.entry(patient).or_default().push(case);
+    }
+    let by_patient = unit_cases.len() < case_label.len();
     let mut by_label: BTreeMap<usize, Vec<&str>> = BTreeMap::new();
-    for (case, y) in &case_label {
-        by_label.entry(*y).or_default().push(case);
+    if by_patient {
+        for (patient, cases) in &unit_cases {
+            by_label
+                .entry(case_label[cases[0]])
+                .or_default()
+                .push(patient);
+        }
+    } else {
+        for (case, y) in &case_label {
+            by_label.entry(*y).or_default().push(case);
+        }
     }
     let mut held_out: std::collections::BTreeSet<&str> = Default::default();
-    for cases in by_label.values_mut() {
-        if cases.len() < 2 {
+    for units in by_label.values_mut() {
+        if units.len() < 2 {
             continue;
         }
-        for i in (1..cases.len()).rev() {
+        for i in (1..units.len()).rev() {
             let j = rng.random_range(0..=i);
-            cases.swap(i, j);
+            units.swap(i, j);
         }
-        let n = ((cases.len() as f64 * fraction).round() as usize).clamp(1, cases.len() - 1);
-        held_out.extend(cases.iter().take(n).copied());
+        let n = ((units.len() as f64 * fraction).round() as usize).clamp(1, units.len() - 1);
+        for unit in units.iter().take(n) {
+            if by_patient {
+                held_out.extend(unit_cases[unit].iter().copied());
+            } else {
+                held_out.insert(unit);
+            }
+        }
     }
     Ok(all
         .into_iter()
@@ -610,7 +666,7 @@ mod tests {
             }
         }
         let mut rng = crate::seed::rng_for(1, &["split"]);
-        let (train, val) = split_by_case(&samples, &labels, 0.25, &mut rng).unwrap();
+        let (train, val) = split_by_case(&samples, &labels, &[], 0.25, &mut rng).unwrap();
         assert_eq!(train.len() + val.len(), 30);
         let val_cases: std::collections::BTreeSet<&str> =
             val.iter().map(|&i| samples[i].case.as_str()).collect();
@@ -622,6 +678,52 @@ mod tests {
         // round(6·0.25) = 2 negatives, round(4·0.25) = 1 positive.
         assert_eq!(val_cases.len(), 3);
         labels[1] = 1;
-        assert!(split_by_case(&samples, &labels, 0.25, &mut rng).is_err());
+        assert!(split_by_case(&samples, &labels, &[], 0.25, &mut rng).is_err());
+    }
+
+    #[test]
+    fn validation_split_keeps_patients_whole_and_equals_the_case_split_for_one_case_each() {
+        let mut samples = Vec::new();
+        let mut labels = Vec::new();
+        let mut patients = Vec::new();
+        for c in 0..12 {
+            for _ in 0..2 {
+                samples.push(s(&format!("case{c:02}")));
+                labels.push(usize::from(c % 3 == 0));
+                patients.push(format!("p{:02}", c / 2));
+            }
+        }
+        let one_each: Vec<String> = (0..24).map(|i| format!("q{:02}", i / 2)).collect();
+        let one_each: Vec<&str> = one_each.iter().map(String::as_str).collect();
+        let plain = split_by_case(
+            &samples,
+            &labels,
+            &[],
+            0.25,
+            &mut crate::seed::rng_for(3, &[]),
+        );
+        let same = split_by_case(
+            &samples,
+            &labels,
+            &one_each,
+            0.25,
+            &mut crate::seed::rng_for(3, &[]),
+        );
+        assert_eq!(plain.unwrap(), same.unwrap());
+        let patients: Vec<&str> = patients.iter().map(String::as_str).collect();
+        for seed in 0..20 {
+            let mut rng = crate::seed::rng_for(seed, &[]);
+            let (train, val) = split_by_case(&samples, &labels, &patients, 0.25, &mut rng).unwrap();
+            assert!(!val.is_empty() && !train.is_empty());
+            let held: std::collections::BTreeSet<&str> = val.iter().map(|&i| patients[i]).collect();
+            assert!(
+                train.iter().all(|&i| !held.contains(patients[i])),
+                "seed {seed}"
+            );
+        }
+        let mut split_patient = patients.clone();
+        split_patient[1] = "other";
+        let mut rng = crate::seed::rng_for(1, &[]);
+        assert!(split_by_case(&samples, &labels, &split_patient, 0.25, &mut rng).is_err());
     }
 }

@@ -442,7 +442,12 @@ unsafe fn run_tiles<V: Lanes>(job: &Job<'_>, t: Tiles) {
             (2, 8) => tiles::<V, 2, 8>(job, t),
             (2, 6) => tiles::<V, 2, 6>(job, t),
             (1, 8) => tiles::<V, 1, 8>(job, t),
-            _ => tiles::<V, 1, 4>(job, t),
+            // Every shape `dispatch` can pick has an arm: a tile numbered for one `R` and
+            // computed with another would cover the wrong pixels.
+            _ => {
+                debug_assert_eq!((t.cb, t.r), (1, 4), "no arm for this tile shape");
+                tiles::<V, 1, 4>(job, t)
+            }
         }
     }
 }

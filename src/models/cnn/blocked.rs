@@ -165,17 +165,16 @@ impl BlockedMap {
                     for ox in 0..ow {
                         let xs = (2 * ox).saturating_sub(1)..(2 * ox + 2).min(self.w);
                         let at = (oy + border) * out_row + (ox + border) * cib;
-                        for lane in 0..cib {
-                            let mut m = f32::NEG_INFINITY;
-                            for y in ys.clone() {
-                                for x in xs.clone() {
-                                    let v = src[(y + self.border) * in_row
-                                        + (x + self.border) * cib
-                                        + lane];
-                                    m = if v > m { v } else { m };
+                        let m = &mut dst[at..at + cib];
+                        m.fill(f32::NEG_INFINITY);
+                        // Lanes innermost: one vector max per window tap.
+                        for y in ys.clone() {
+                            for x in xs.clone() {
+                                let from = (y + self.border) * in_row + (x + self.border) * cib;
+                                for (m, &v) in m.iter_mut().zip(&src[from..from + cib]) {
+                                    *m = if v > *m { v } else { *m };
                                 }
                             }
-                            dst[at + lane] = m;
                         }
                     }
                 }

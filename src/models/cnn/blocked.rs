@@ -14,7 +14,7 @@
 //! — by lane-wise fused multiply-adds, whatever the tile shape, back-end ([`Backend`]), thread
 //! count or batch composition, so an image's outputs are bit-identical across all of these.
 
-use super::fastconv::min_chunks_per_task;
+use super::fastconv::{Geometry, min_chunks_per_task};
 use super::lanes::{Backend, LANES, Lanes, Scalar};
 use candle_core::Result;
 use rayon::prelude::*;
@@ -59,22 +59,22 @@ impl BlockedMap {
         }
         let cib = if c < LANES { c } else { LANES };
         let mut map = BlockedMap::zeros(n, c, cib, (h, w), border);
-        let (row, plane, img) = (map.row(), map.plane(), map.image());
-        map.data
-            .par_chunks_mut(img)
+        let img = map.image();
+        let mut data = std::mem::take(&mut map.data);
+        data.par_chunks_mut(img)
             .with_min_len(min_chunks_per_task(img))
             .zip(x.par_chunks(c * h * w))
             .for_each(|(dst, src)| {
                 for (ch, src_plane) in src.chunks(h * w).enumerate() {
-                    let (cb, lane) = (ch / cib, ch % cib);
                     for (y, src_row) in src_plane.chunks(w).enumerate() {
-                        let base = cb * plane + (y + border) * row + border * cib + lane;
+                        let base = map.offset(ch, y, 0);
                         for (xx, &v) in src_row.iter().enumerate() {
                             dst[base + xx * cib] = v;
                         }
                     }
                 }
             });
+        map.data = data;
         Ok(map)
     }
 
@@ -95,6 +95,14 @@ impl BlockedMap {
         self.blocks() * self.plane()
     }
 
+    /// Offset within an image of channel `ch` at pixel (`y`, `x`), border excluded.
+    fn offset(&self, ch: usize, y: usize, x: usize) -> usize {
+        (ch / self.cib) * self.plane()
+            + (y + self.border) * self.row()
+            + (x + self.border) * self.cib
+            + ch % self.cib
+    }
+
     /// Batch size, channels and spatial size.
     pub(crate) fn dims(&self) -> (usize, usize, usize, usize) {
         (self.n, self.c, self.h, self.w)
@@ -107,16 +115,9 @@ impl BlockedMap {
         let mut out = Vec::with_capacity(n * c * h * w);
         for i in 0..n {
             for ch in 0..c {
-                let (cb, lane) = (ch / self.cib, ch % self.cib);
                 for y in 0..h {
                     for x in 0..w {
-                        out.push(
-                            self.data[i * self.image()
-                                + cb * self.plane()
-                                + (y + self.border) * self.row()
-                                + (x + self.border) * self.cib
-                                + lane],
-                        );
+                        out.push(self.data[i * self.image() + self.offset(ch, y, x)]);
                     }
                 }
             }
@@ -131,13 +132,9 @@ impl BlockedMap {
         for (i, dst) in out.chunks_mut(self.c).enumerate() {
             let img = &self.data[i * self.image()..(i + 1) * self.image()];
             for (ch, v) in dst.iter_mut().enumerate() {
-                let (cb, lane) = (ch / self.cib, ch % self.cib);
                 let mut sum = 0f32;
                 for y in 0..self.h {
-                    let base = cb * self.plane()
-                        + (y + self.border) * self.row()
-                        + self.border * self.cib
-                        + lane;
+                    let base = self.offset(ch, y, 0);
                     for x in 0..self.w {
                         sum += img[base + x * self.cib];
                     }
@@ -192,12 +189,11 @@ pub(crate) struct PackedConv {
     weight: Vec<f32>,
     /// `[c_out/8 · 8]`, zero past `c_out`.
     bias: Vec<f32>,
-    c_in: usize,
-    c_out: usize,
+    geom: Geometry,
+    /// Channels per input block (see [`BlockedMap`]).
     cib: usize,
-    kernel: usize,
-    stride: usize,
-    padding: usize,
+    /// [`panel_blocks`] of the output blocks.
+    panel: usize,
 }
 
 /// Where one register tile reads and writes.
@@ -268,12 +264,15 @@ impl PackedConv {
         Ok(PackedConv {
             weight: packed,
             bias: padded_bias,
-            c_in,
-            c_out,
+            geom: Geometry {
+                c_in,
+                c_out,
+                kernel,
+                stride: stride.max(1),
+                padding,
+            },
             cib,
-            kernel,
-            stride: stride.max(1),
-            padding,
+            panel,
         })
     }
 
@@ -298,27 +297,21 @@ impl PackedConv {
         relu: bool,
         border: usize,
     ) -> Result<BlockedMap> {
-        if x.c != self.c_in || x.cib != self.cib || x.border < self.padding {
+        let g = self.geom;
+        if x.c != g.c_in || x.cib != self.cib || x.border < g.padding {
             candle_core::bail!(
                 "packed conv: input of {} channels (block {}, border {}) for a convolution of {} \
                  (block {}, padding {})",
                 x.c,
                 x.cib,
                 x.border,
-                self.c_in,
+                g.c_in,
                 self.cib,
-                self.padding
+                g.padding
             )
         }
-        let span = |n: usize| {
-            (n + 2 * self.padding)
-                .checked_sub(self.kernel)
-                .map(|d| d / self.stride + 1)
-        };
-        let (Some(oh), Some(ow)) = (span(x.h), span(x.w)) else {
-            candle_core::bail!("packed conv: {}×{} input smaller than the kernel", x.h, x.w)
-        };
-        let mut out = BlockedMap::zeros(x.n, self.c_out, LANES, (oh, ow), border);
+        let (oh, ow) = g.out_size(x.h, x.w)?;
+        let mut out = BlockedMap::zeros(x.n, g.c_out, LANES, (oh, ow), border);
         if let Some(r) = residual
             && (r.dims() != out.dims() || r.border != border || r.cib != LANES)
         {
@@ -337,7 +330,7 @@ impl PackedConv {
             out_plane: out.plane(),
             out_image: out.image(),
         };
-        let macs = x.n * oh * ow * self.c_out * self.c_in * self.kernel * self.kernel;
+        let macs = x.n * oh * ow * g.c_out * g.depth();
         match backend {
             #[cfg(target_arch = "x86_64")]
             Backend::Avx512 => {
@@ -375,12 +368,11 @@ impl Job<'_> {
     /// Splits the work into (block group, tile range) items — tile shape the first of `shapes`
     /// whose block count divides the output blocks — and runs them, in parallel when large.
     fn dispatch(&self, shapes: &[(usize, usize)], macs: usize, run: impl Fn(Tiles) + Sync) {
-        let obn = self.conv.c_out.div_ceil(LANES);
-        let panel = panel_blocks(obn);
+        let obn = self.conv.geom.c_out.div_ceil(LANES);
         let (cb, r) = shapes
             .iter()
             .copied()
-            .find(|&(cb, _)| panel.is_multiple_of(cb))
+            .find(|&(cb, _)| self.conv.panel.is_multiple_of(cb))
             .unwrap_or((1, shapes[shapes.len() - 1].1));
         let pixels = self.x.n * self.oh * self.ow;
         let tiles = pixels.div_ceil(r);
@@ -456,12 +448,12 @@ unsafe fn run_tiles<V: Lanes>(job: &Job<'_>, t: Tiles) {
 unsafe fn tiles<V: Lanes, const CB: usize, const R: usize>(job: &Job<'_>, t: Tiles) {
     let conv = job.conv;
     let x = job.x;
-    let (k, s, cib) = (conv.kernel, conv.stride, conv.cib);
+    let (k, s, cib) = (conv.geom.kernel, conv.geom.stride, conv.cib);
     let (cbn, taps) = (x.blocks(), k * k);
     let (in_row, in_plane, in_image) = (x.row(), x.plane(), x.image());
-    let panel = panel_blocks(conv.c_out.div_ceil(LANES));
+    let panel = conv.panel;
     let w_step = panel * LANES;
-    let origin = x.border - conv.padding;
+    let origin = x.border - conv.geom.padding;
     let per_image = job.oh * job.ow;
     let last_pixel = x.n * per_image - 1;
     let ob0 = t.group * CB;

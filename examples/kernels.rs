@@ -77,7 +77,7 @@ fn phantom() -> (radbench::data::image::Image, radbench::data::image::Mask) {
     )
 }
 
-const KERNELS: [&str; 10] = [
+const KERNELS: [&str; 11] = [
     "auc_10k",
     "delong_paired_10k",
     "bootstrap_auc_200x10k",
@@ -88,6 +88,7 @@ const KERNELS: [&str; 10] = [
     "resnet18w16_b32_1x64x64",
     "resnet18w16_train_step_b32",
     "resnet18_b8_3x224x224",
+    "resnet18_1x64x64",
 ];
 
 fn run(kernel: &str, reps: usize) -> Result<(), String> {
@@ -149,13 +150,18 @@ fn run(kernel: &str, reps: usize) -> Result<(), String> {
                 black_box(net.forward_t(&x, false).map_err(|e| e.to_string())?);
             }
         }
-        "resnet18_b8_3x224x224" => {
+        "resnet18_b8_3x224x224" | "resnet18_1x64x64" => {
+            let (c, hw, batch) = if kernel == "resnet18_1x64x64" {
+                (1, 64, 1)
+            } else {
+                (3, 224, 8)
+            };
             let (map, vb) = seeded_varmap(1);
-            let cfg = ResNetConfig::torchvision(ResNetDepth::R18, 3, 2);
+            let cfg = ResNetConfig::torchvision(ResNetDepth::R18, c, 2);
             let mut net = ResNet::new(&cfg, None, vb).map_err(|e| e.to_string())?;
             drop(map);
             net.fold_batch_norm().map_err(|e| e.to_string())?;
-            let x = Tensor::ones((8, 3, 224, 224), DType::F32, &Device::Cpu)
+            let x = Tensor::ones((batch, c, hw, hw), DType::F32, &Device::Cpu)
                 .map_err(|e| e.to_string())?;
             for _ in 0..reps {
                 black_box(net.forward_t(&x, false).map_err(|e| e.to_string())?);

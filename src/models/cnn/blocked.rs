@@ -330,27 +330,31 @@ impl PackedConv {
             out_plane: out.plane(),
             out_image: out.image(),
         };
-        let macs = x.n * oh * ow * g.c_out * g.depth();
-        match backend {
-            #[cfg(target_arch = "x86_64")]
-            Backend::Avx512 => {
-                // SAFETY: `Backend::Avx512` is only chosen when the CPU has these features.
-                let run = |t| unsafe { run_avx512(&job, t) };
-                job.dispatch(&[(4, 5), (2, 8), (1, 8)], macs, run)
-            }
-            #[cfg(target_arch = "x86_64")]
-            Backend::Avx2 => {
-                // SAFETY: `Backend::Avx2` is only chosen when the CPU has AVX2 and FMA.
-                let run = |t| unsafe { run_avx2(&job, t) };
-                job.dispatch(&[(2, 6), (1, 8)], macs, run)
-            }
-            _ => {
-                // SAFETY: the scalar back-end needs no CPU feature.
-                let run = |t| unsafe { run_tiles::<Scalar>(&job, t) };
-                job.dispatch(&[(1, 4)], macs, run)
-            }
-        }
+        job.run(backend, x.n * oh * ow * g.c_out * g.depth());
         Ok(out)
+    }
+
+    /// `out = x ⊛ self + bias` for a 1×1, stride-1 convolution without padding, on the calling
+    /// thread, into `out` (the output's shape, already allocated): Winograd's transform-domain
+    /// products ([`winograd`]).
+    fn pointwise_serial(&self, backend: Backend, x: &BlockedMap, out: &mut BlockedMap) {
+        debug_assert!(self.geom.kernel == 1 && self.geom.stride == 1 && self.geom.padding == 0);
+        debug_assert!(x.c == self.geom.c_in && x.cib == self.cib);
+        debug_assert!(out.dims() == (x.n, self.geom.c_out, x.h, x.w) && out.cib == LANES);
+        let job = Job {
+            conv: self,
+            x,
+            residual: None,
+            relu: false,
+            out: Raw(out.data.as_mut_ptr()),
+            oh: x.h,
+            ow: x.w,
+            border: out.border,
+            out_row: out.row(),
+            out_plane: out.plane(),
+            out_image: out.image(),
+        };
+        job.run(backend, 0);
     }
 }
 
@@ -365,6 +369,30 @@ struct Tiles {
 }
 
 impl Job<'_> {
+    /// Runs the job on `backend`: on the calling thread when it has fewer than
+    /// [`SERIAL_BELOW_MACS`] multiply-adds, else in parallel.
+    fn run(&self, backend: Backend, macs: usize) {
+        match backend {
+            #[cfg(target_arch = "x86_64")]
+            Backend::Avx512 => {
+                // SAFETY: `Backend::Avx512` is only chosen when the CPU has these features.
+                let run = |t| unsafe { run_avx512(self, t) };
+                self.dispatch(&[(4, 5), (2, 8), (1, 8)], macs, run)
+            }
+            #[cfg(target_arch = "x86_64")]
+            Backend::Avx2 => {
+                // SAFETY: `Backend::Avx2` is only chosen when the CPU has AVX2 and FMA.
+                let run = |t| unsafe { run_avx2(self, t) };
+                self.dispatch(&[(2, 6), (1, 8)], macs, run)
+            }
+            _ => {
+                // SAFETY: the scalar back-end needs no CPU feature.
+                let run = |t| unsafe { run_tiles::<Scalar>(self, t) };
+                self.dispatch(&[(1, 4)], macs, run)
+            }
+        }
+    }
+
     /// Splits the work into (block group, tile range) items — tile shape the first of `shapes`
     /// whose block count divides the output blocks — and runs them, in parallel when large.
     fn dispatch(&self, shapes: &[(usize, usize)], macs: usize, run: impl Fn(Tiles) + Sync) {
@@ -533,6 +561,9 @@ unsafe fn accumulate<V: Lanes, const CB: usize, const R: usize>(
         w = w.wrapping_add(w_step);
     }
 }
+
+#[path = "winograd.rs"]
+pub(crate) mod winograd;
 
 #[cfg(test)]
 #[path = "blocked_tests.rs"]

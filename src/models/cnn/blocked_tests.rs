@@ -1,7 +1,7 @@
 use super::*;
 
 /// Deterministic values in [−1, 1).
-fn values(n: usize, seed: u64) -> Vec<f32> {
+pub(super) fn values(n: usize, seed: u64) -> Vec<f32> {
     (0..n as u64)
         .map(|i| {
             let mut z = (i ^ (seed << 32)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
@@ -14,7 +14,7 @@ fn values(n: usize, seed: u64) -> Vec<f32> {
 
 /// Convolution by definition in f64: `[n, c_out, oh, ow]`.
 #[allow(clippy::too_many_arguments)]
-fn reference(
+pub(super) fn reference(
     x: &[f32],
     (n, c, h, w): (usize, usize, usize, usize),
     weight: &[f32],

@@ -82,6 +82,24 @@ impl FusedConv {
         )
     }
 
+    /// The same convolution in Winograd form (blocked layout), if it is 3×3 with stride 1 and
+    /// padding 1.
+    pub(crate) fn winograd(&self) -> Option<Result<super::blocked::winograd::WinogradConv>> {
+        let g = self.geom;
+        (g.kernel == 3 && g.stride == 1 && g.padding == 1).then(|| {
+            super::blocked::winograd::WinogradConv::pack(
+                &self.weight,
+                &self.bias,
+                (g.c_out, g.c_in),
+            )
+        })
+    }
+
+    /// Input channels.
+    pub(crate) fn in_channels(&self) -> usize {
+        self.geom.c_in
+    }
+
     /// Zero padding on each side.
     pub(crate) fn padding(&self) -> usize {
         self.geom.padding

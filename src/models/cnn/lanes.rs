@@ -84,6 +84,8 @@ pub(crate) trait Lanes: Copy {
     unsafe fn fma(a: Self, b: Self, c: Self) -> Self;
     /// `a + b`.
     unsafe fn add(a: Self, b: Self) -> Self;
+    /// `a − b`.
+    unsafe fn sub(a: Self, b: Self) -> Self;
     /// `a > b ? a : b` (so `max(NaN, b) = b`).
     unsafe fn max(a: Self, b: Self) -> Self;
     /// Eight values to `p` (unaligned).
@@ -116,6 +118,10 @@ impl Lanes for Scalar {
     #[inline(always)]
     unsafe fn add(a: Self, b: Self) -> Self {
         Scalar(std::array::from_fn(|i| a.0[i] + b.0[i]))
+    }
+    #[inline(always)]
+    unsafe fn sub(a: Self, b: Self) -> Self {
+        Scalar(std::array::from_fn(|i| a.0[i] - b.0[i]))
     }
     #[inline(always)]
     unsafe fn max(a: Self, b: Self) -> Self {
@@ -158,6 +164,10 @@ impl Lanes for Avx {
     #[inline(always)]
     unsafe fn add(a: Self, b: Self) -> Self {
         Avx(unsafe { std::arch::x86_64::_mm256_add_ps(a.0, b.0) })
+    }
+    #[inline(always)]
+    unsafe fn sub(a: Self, b: Self) -> Self {
+        Avx(unsafe { std::arch::x86_64::_mm256_sub_ps(a.0, b.0) })
     }
     #[inline(always)]
     unsafe fn max(a: Self, b: Self) -> Self {

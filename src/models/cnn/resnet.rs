@@ -370,16 +370,19 @@ mod tests {
 
     #[test]
     fn forward_shapes_and_folding_agree() {
-        // The ImageNet stem (7×7 stride 2 and max pool) needs room: 32² maps.
-        for (depth, stem, side) in [
-            (ResNetDepth::R18, Stem::Small, 16),
-            (ResNetDepth::R50, Stem::Small, 16),
-            (ResNetDepth::R34, Stem::Imagenet, 32),
+        // The ImageNet stem (7×7 stride 2 and max pool) needs room: 32² maps. Width 32 on 16²
+        // maps takes the Winograd route in its first stage (32 channels, 64 tiles).
+        for (depth, stem, side, width) in [
+            (ResNetDepth::R18, Stem::Small, 16, 4),
+            (ResNetDepth::R50, Stem::Small, 16, 4),
+            (ResNetDepth::R34, Stem::Imagenet, 32, 4),
+            (ResNetDepth::R18, Stem::Small, 16, 32),
         ] {
             let (_map, vb) = seeded_varmap(2);
             let mut net = ResNet::new(
                 &ResNetConfig {
                     stem,
+                    base_width: width,
                     ..tiny(depth)
                 },
                 None,

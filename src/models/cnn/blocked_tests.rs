@@ -157,7 +157,7 @@ fn pools_match_their_definitions() {
         .map(|v| v.max(0.0))
         .collect();
     let map = BlockedMap::from_nchw(&x, (n, c, h, w), 1).unwrap();
-    let pooled = map.max_pool_3x3_s2(1);
+    let pooled = map.max_pool_3x3_s2(1).unwrap();
     let (oh, ow) = (4, 3);
     assert_eq!(pooled.dims(), (n, c, oh, ow));
     let got = pooled.to_nchw();
@@ -194,4 +194,7 @@ fn mismatched_inputs_are_errors() {
     let no_border = BlockedMap::from_nchw(&values(8 * 16, 3), (1, 8, 4, 4), 0).unwrap();
     assert!(conv.forward(&no_border, None, true, 1).is_err());
     assert!(PackedConv::pack(&values(10, 1), &values(8, 2), (8, 8, 3), (1, 1), 8).is_err());
+    // A 3-channel input map keeps 3-channel blocks; pooling needs full ones.
+    let narrow = BlockedMap::from_nchw(&values(3 * 16, 3), (1, 3, 4, 4), 1).unwrap();
+    assert!(narrow.max_pool_3x3_s2(1).is_err());
 }

@@ -136,7 +136,7 @@ impl BlockedResNet {
         let input = BlockedMap::from_nchw(&values, dims, self.stem_padding)?;
         let mut ys = self.stem.forward(&input, None, true, BORDER)?;
         if self.max_pool {
-            ys = ys.max_pool_3x3_s2(BORDER);
+            ys = ys.max_pool_3x3_s2(BORDER)?;
         }
         for block in &self.blocks {
             let shortcut = match &block.downsample {

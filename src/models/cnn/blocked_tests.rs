@@ -150,6 +150,46 @@ fn an_image_gets_the_same_bits_alone_in_a_batch_and_at_any_thread_count() {
 }
 
 #[test]
+fn work_splits_do_not_change_bits() {
+    // 1×1 convolutions with many input blocks: a 2×2 map (one tile range, the work split over
+    // block groups) and a 20×20 map (many ranges), both past the parallel threshold.
+    for (n, c, hw, c_out) in [(2, 512, 2, 512), (3, 256, 20, 64)] {
+        let x = values(n * c * hw * hw, 21);
+        let weight = values(c_out * c, 22);
+        let bias = values(c_out, 23);
+        let conv = PackedConv::pack(&weight, &bias, (c_out, c, 1), (1, 0), LANES).unwrap();
+        let input = BlockedMap::from_nchw(&x, (n, c, hw, hw), 1).unwrap();
+        let (expected, _) = reference(
+            &x,
+            (n, c, hw, hw),
+            &weight,
+            &bias,
+            (c_out, 1, 1, 0),
+            None,
+            true,
+        );
+        let mut first: Option<Vec<f32>> = None;
+        for threads in [1, 2, 5] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let got = pool.install(|| conv.forward(&input, None, true, 1).unwrap().to_nchw());
+            for (i, (&g, &e)) in got.iter().zip(&expected).enumerate() {
+                assert!(
+                    (g as f64 - e).abs() <= 1e-6 * c as f64,
+                    "value {i}: {g} vs {e}"
+                );
+            }
+            match &first {
+                None => first = Some(got),
+                Some(f) => assert!(*f == got, "{c}→{c_out} at {hw}²: {threads} threads differ"),
+            }
+        }
+    }
+}
+
+#[test]
 fn pools_match_their_definitions() {
     let (n, c, h, w) = (2, 12, 7, 6);
     let x: Vec<f32> = values(n * c * h * w, 11)

@@ -90,6 +90,9 @@ pub(crate) trait Lanes: Copy {
     unsafe fn max(a: Self, b: Self) -> Self;
     /// Eight values to `p` (unaligned).
     unsafe fn store(self, p: *mut f32);
+    /// Hints that the cache line at `p` will be read soon; never faults, changes no value.
+    #[inline(always)]
+    fn prefetch(_p: *const f32) {}
 }
 
 /// The portable back-end.
@@ -177,5 +180,12 @@ impl Lanes for Avx {
     #[inline(always)]
     unsafe fn store(self, p: *mut f32) {
         unsafe { std::arch::x86_64::_mm256_storeu_ps(p, self.0) }
+    }
+    #[inline(always)]
+    fn prefetch(p: *const f32) {
+        // SAFETY: a prefetch never faults, whatever the address.
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p as *const i8)
+        }
     }
 }

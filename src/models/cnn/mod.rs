@@ -29,8 +29,9 @@
 //! - [`fastconv::FusedConv`] runs folded convolutions at inference as one im2col + GEMM
 //!   custom op with bias, residual and ReLU fused (Inception, U-Net); a folded 2-D ResNet runs
 //!   its whole inference pass instead on a channel-blocked layout with a direct convolution
-//!   (`blocked`, `resnet_infer`), whose AVX-512VL, AVX2 and scalar back-ends (`lanes`) give
-//!   identical bits; [`trainconv::conv2d`] is the trainable convolution (GEMM forward and
+//!   (`blocked`, `resnet_infer`) and, for 3×3 stride-1 convolutions of ≥ 32 channels on maps
+//!   of ≥ 32 2×2 tiles, Winograd F(2×2, 3×3) (`blocked::winograd`); their AVX-512VL, AVX2 and
+//!   scalar back-ends (`lanes`) give identical bits; [`trainconv::conv2d`] is the trainable convolution (GEMM forward and
 //!   backward) used everywhere else.
 //!
 //! Determinism: results are bit-identical on rerun and independent of candle's thread count

@@ -103,6 +103,12 @@ impl BlockedMap {
             + ch % self.cib
     }
 
+    /// Whether `other` has this map's dimensions, channel block and border (so one offset
+    /// addresses the same value in both, as a residual needs).
+    fn same_layout(&self, other: &BlockedMap) -> bool {
+        self.dims() == other.dims() && self.cib == other.cib && self.border == other.border
+    }
+
     /// Batch size, channels and spatial size.
     pub(crate) fn dims(&self) -> (usize, usize, usize, usize) {
         (self.n, self.c, self.h, self.w)
@@ -266,9 +272,7 @@ impl PackedConv {
         }
         let (oh, ow) = g.out_size(x.h, x.w)?;
         let mut out = BlockedMap::zeros(x.n, g.c_out, LANES, (oh, ow), border);
-        if let Some(r) = residual
-            && (r.dims() != out.dims() || r.border != border || r.cib != LANES)
-        {
+        if residual.is_some_and(|r| !out.same_layout(r)) {
             candle_core::bail!("packed conv: residual does not match the output")
         }
         let job = Job {

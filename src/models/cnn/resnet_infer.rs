@@ -8,6 +8,7 @@
 
 use super::blocked::winograd::WinogradConv;
 use super::blocked::{BlockedMap, PackedConv};
+use super::fastconv::FusedConv;
 use super::lanes::LANES;
 use super::layers::ConvBn;
 use candle_core::{DType, Result, Tensor};
@@ -70,19 +71,23 @@ pub(crate) struct BlockedResNet {
     blocks: Vec<PlanBlock>,
 }
 
-/// The packed form of a folded [`ConvBn`] whose input has channel block `cib`.
-fn packed(conv: &ConvBn, cib: usize) -> Result<(PackedConv, usize)> {
+/// The folded form of `conv`, or an error if batch norm was not folded into it.
+fn folded(conv: &ConvBn) -> Result<&FusedConv> {
     match conv.folded() {
-        Some(folded) => Ok((folded.packed(cib)?, folded.padding())),
+        Some(folded) => Ok(folded),
         None => candle_core::bail!("blocked resnet: convolution not folded"),
     }
 }
 
+/// The packed form of a folded [`ConvBn`] whose input has channel block `cib`.
+fn packed(conv: &ConvBn, cib: usize) -> Result<(PackedConv, usize)> {
+    let folded = folded(conv)?;
+    Ok((folded.packed(cib)?, folded.padding()))
+}
+
 /// The plan's form of a folded [`ConvBn`] inside the network (channel block [`LANES`]).
 fn planned(conv: &ConvBn) -> Result<PlanConv> {
-    let Some(folded) = conv.folded() else {
-        candle_core::bail!("blocked resnet: convolution not folded")
-    };
+    let folded = folded(conv)?;
     let direct = folded.packed(LANES)?;
     if folded.in_channels() >= WINOGRAD_MIN_CHANNELS
         && let Some(w) = folded.winograd()

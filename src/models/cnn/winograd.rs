@@ -178,9 +178,7 @@ impl WinogradConv {
             )
         }
         let mut out = BlockedMap::zeros(x.n, self.c_out, LANES, (x.h, x.w), border);
-        if let Some(r) = residual
-            && (r.dims() != out.dims() || r.border != border || r.cib != LANES)
-        {
+        if residual.is_some_and(|r| !out.same_layout(r)) {
             candle_core::bail!("winograd conv: residual does not match the output")
         }
         let (th, tw) = (x.h.div_ceil(2), x.w.div_ceil(2));

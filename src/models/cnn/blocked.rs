@@ -114,8 +114,7 @@ impl BlockedMap {
         (self.n, self.c, self.h, self.w)
     }
 
-    /// Back to NCHW values (for tests and debugging).
-    #[cfg(test)]
+    /// Back to NCHW values (the U-Net's logits; tests).
     pub(crate) fn to_nchw(&self) -> Vec<f32> {
         let (n, c, h, w) = self.dims();
         let mut out = Vec::with_capacity(n * c * h * w);
@@ -537,6 +536,8 @@ unsafe fn accumulate<V: Lanes, const CB: usize, const R: usize>(
     }
 }
 
+#[path = "blocked_concat.rs"]
+mod concat;
 #[path = "blocked_pool.rs"]
 mod pool;
 #[path = "winograd.rs"]

@@ -1,5 +1,6 @@
-//! Pooling on the channel-blocked layout ([`super::BlockedMap`]): the stem's 3×3 stride-2 max
-//! pool and the global average pool before the head.
+//! Pooling on the channel-blocked layout ([`super::BlockedMap`]): the 3×3 stride-2 max pool
+//! (ResNet and Inception stems, Inception's grid reduction), the 2×2 max pool (U-Net), the 3×3
+//! stride-1 average pool (Inception's pool branch) and the global average pool before a head.
 
 use super::{BlockedMap, min_chunks_per_task};
 use crate::models::cnn::lanes::{Backend, LANES, Lanes, Scalar};
@@ -104,4 +105,83 @@ unsafe fn pool_row_avx2<I: Iterator<Item = usize>>(
 ) {
     // SAFETY: the caller checked the features.
     unsafe { pool_row::<crate::models::cnn::lanes::Avx, _>(src, row, ow, taps) }
+}
+
+impl BlockedMap {
+    /// Average pooling over 3×3 windows with stride 1 and padding 1, counting the padded zeros
+    /// (PyTorch's default `count_include_pad`), as the Inception blocks' pool branch uses; the
+    /// input needs a zero border of at least 1. Each mean is summed over rows then columns in
+    /// order and divided by 9, lane by lane.
+    pub(crate) fn avg_pool_3x3_s1(&self, border: usize) -> Result<BlockedMap> {
+        if self.border < 1 {
+            candle_core::bail!("average pool: input border {} (needs 1)", self.border)
+        }
+        let (h, w, cib) = (self.h, self.w, self.cib);
+        let mut out = BlockedMap::zeros(self.n, self.c, cib, (h, w), border);
+        let (in_plane, out_plane) = (self.plane(), out.plane());
+        let (in_row, out_row) = (self.row(), out.row());
+        let b = self.border;
+        out.data
+            .par_chunks_mut(out_plane)
+            .with_min_len(min_chunks_per_task(in_plane))
+            .zip(self.data.par_chunks(in_plane))
+            .for_each(|(dst, src)| {
+                for y in 0..h {
+                    for x in 0..w {
+                        let at = (y + border) * out_row + (x + border) * cib;
+                        let mut sum = [0f32; LANES];
+                        for ky in 0..3 {
+                            for kx in 0..3 {
+                                let from = (y + b + ky - 1) * in_row + (x + b + kx - 1) * cib;
+                                for (s, v) in sum.iter_mut().zip(&src[from..from + cib]) {
+                                    *s += v;
+                                }
+                            }
+                        }
+                        for (d, s) in dst[at..at + cib].iter_mut().zip(sum) {
+                            *d = s / 9.0;
+                        }
+                    }
+                }
+            });
+        Ok(out)
+    }
+
+    /// Max pooling over 2×2 windows with stride 2 (the U-Net's down-sampling), output
+    /// `⌊h/2⌋ × ⌊w/2⌋` with a zero border of `border`. The maximum follows `maxps`' rule
+    /// (`a > b ? a : b`), taps in row order.
+    pub(crate) fn max_pool_2x2_s2(&self, border: usize) -> Result<BlockedMap> {
+        let (oh, ow, cib) = (self.h / 2, self.w / 2, self.cib);
+        if oh == 0 || ow == 0 {
+            candle_core::bail!("max pool 2×2: map {}×{} is too small", self.h, self.w)
+        }
+        let mut out = BlockedMap::zeros(self.n, self.c, cib, (oh, ow), border);
+        let (in_plane, out_plane) = (self.plane(), out.plane());
+        let (in_row, out_row) = (self.row(), out.row());
+        let b = self.border;
+        out.data
+            .par_chunks_mut(out_plane)
+            .with_min_len(min_chunks_per_task(in_plane))
+            .zip(self.data.par_chunks(in_plane))
+            .for_each(|(dst, src)| {
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        let at = (oy + border) * out_row + (ox + border) * cib;
+                        let tap = |dy: usize, dx: usize| {
+                            let from = (2 * oy + dy + b) * in_row + (2 * ox + dx + b) * cib;
+                            &src[from..from + cib]
+                        };
+                        let (t0, t1, t2, t3) = (tap(0, 0), tap(0, 1), tap(1, 0), tap(1, 1));
+                        for (l, d) in dst[at..at + cib].iter_mut().enumerate() {
+                            let mut m = t0[l];
+                            for t in [t1[l], t2[l], t3[l]] {
+                                m = if t > m { t } else { m };
+                            }
+                            *d = m;
+                        }
+                    }
+                }
+            });
+        Ok(out)
+    }
 }

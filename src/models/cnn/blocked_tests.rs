@@ -238,3 +238,154 @@ fn mismatched_inputs_are_errors() {
     let narrow = BlockedMap::from_nchw(&values(3 * 16, 3), (1, 3, 4, 4), 1).unwrap();
     assert!(narrow.max_pool_3x3_s2(1).is_err());
 }
+
+#[test]
+fn stride_one_average_and_two_by_two_max_pools_match_their_definitions() {
+    // 12 channels: one full block and one with padded lanes; odd width for the 2×2 pool.
+    let (n, c, h, w) = (2, 12, 6, 7);
+    let x = values(n * c * h * w, 21);
+    let at = |i: usize, y: isize, xx: isize| {
+        if y < 0 || xx < 0 || y >= h as isize || xx >= w as isize {
+            0.0
+        } else {
+            x[(i * h + y as usize) * w + xx as usize]
+        }
+    };
+    let map = BlockedMap::from_nchw(&x, (n, c, h, w), 1).unwrap();
+    assert_eq!(map.cib, LANES);
+    let avg = map.avg_pool_3x3_s1(2).unwrap();
+    assert_eq!(avg.dims(), (n, c, h, w));
+    let got = avg.to_nchw();
+    for i in 0..n * c {
+        for y in 0..h as isize {
+            for xx in 0..w as isize {
+                let mut sum = 0f32;
+                for dy in -1..=1 {
+                    for dx in -1..=1 {
+                        sum += at(i, y + dy, xx + dx);
+                    }
+                }
+                let expected = sum / 9.0; // count_include_pad: always nine taps
+                let idx = (i * h + y as usize) * w + xx as usize;
+                assert_eq!(got[idx], expected, "average at {i} {y} {xx}");
+            }
+        }
+    }
+    let max = map.max_pool_2x2_s2(0).unwrap();
+    let (oh, ow) = (h / 2, w / 2);
+    assert_eq!(max.dims(), (n, c, oh, ow));
+    let got = max.to_nchw();
+    for i in 0..n * c {
+        for oy in 0..oh {
+            for ox in 0..ow {
+                let m = [(0, 0), (0, 1), (1, 0), (1, 1)]
+                    .iter()
+                    .map(|&(dy, dx)| at(i, (2 * oy + dy) as isize, (2 * ox + dx) as isize))
+                    .fold(f32::NEG_INFINITY, f32::max);
+                assert_eq!(got[(i * oh + oy) * ow + ox], m, "max at {i} {oy} {ox}");
+            }
+        }
+    }
+    assert!(
+        BlockedMap::from_nchw(&x, (n, c, h, w), 0)
+            .unwrap()
+            .avg_pool_3x3_s1(1)
+            .is_err(),
+        "the average pool reads a border"
+    );
+    let tiny = BlockedMap::from_nchw(&values(8, 1), (1, 8, 1, 1), 1).unwrap();
+    assert!(tiny.max_pool_2x2_s2(1).is_err());
+}
+
+#[test]
+fn concatenation_and_pixel_shuffle_move_values_to_their_definitions() {
+    let (n, h, w) = (2, 3, 5);
+    // Widths that put later parts at aligned (8, 16) and unaligned (12, 28) channel offsets.
+    let widths = [8, 4, 16, 12, 9];
+    let parts: Vec<Vec<f32>> = widths
+        .iter()
+        .enumerate()
+        .map(|(k, &c)| values(n * c * h * w, 30 + k as u64))
+        .collect();
+    let maps: Vec<BlockedMap> = parts
+        .iter()
+        .zip(widths)
+        .enumerate()
+        .map(|(k, (p, c))| BlockedMap::from_nchw(p, (n, c, h, w), k % 3).unwrap())
+        .collect();
+    // Inputs of fewer than 8 channels keep narrow blocks; a convolution's output has full ones.
+    let full: Vec<BlockedMap> = maps
+        .iter()
+        .map(|m| {
+            if m.cib == LANES {
+                m.clone()
+            } else {
+                let (n, c, h, w) = m.dims();
+                let mut out = BlockedMap::zeros(n, c, LANES, (h, w), m.border);
+                for i in 0..n {
+                    for ch in 0..c {
+                        for y in 0..h {
+                            for x in 0..w {
+                                let to = i * out.image() + out.offset(ch, y, x);
+                                out.data[to] = m.data[i * m.image() + m.offset(ch, y, x)];
+                            }
+                        }
+                    }
+                }
+                out
+            }
+        })
+        .collect();
+    let refs: Vec<&BlockedMap> = full.iter().collect();
+    let cat = BlockedMap::concat(&refs, 1).unwrap();
+    let total: usize = widths.iter().sum();
+    assert_eq!(cat.dims(), (n, total, h, w));
+    let got = cat.to_nchw();
+    let mut expected = Vec::new();
+    for i in 0..n {
+        for (p, &c) in parts.iter().zip(&widths) {
+            expected.extend_from_slice(&p[i * c * h * w..(i + 1) * c * h * w]);
+        }
+    }
+    assert_eq!(got, expected);
+    // Padded lanes of the last block stay zero (a later convolution multiplies them by zero
+    // weights, which must not meet a NaN).
+    let last = cat.blocks() - 1;
+    for i in 0..n {
+        for y in 0..h {
+            for x in 0..w {
+                let o = i * cat.image() + cat.offset(last * LANES, y, x);
+                assert!(
+                    cat.data[o + total % LANES..o + LANES]
+                        .iter()
+                        .all(|&v| v == 0.0)
+                );
+            }
+        }
+    }
+    assert!(BlockedMap::concat(&[], 1).is_err());
+    assert!(BlockedMap::concat(&[&maps[1]], 1).is_err(), "narrow blocks");
+    let other = BlockedMap::from_nchw(&values(8 * 9, 1), (1, 8, 3, 3), 1).unwrap();
+    assert!(BlockedMap::concat(&[&full[0], &other], 1).is_err());
+
+    for c_out in [8, 3, 16] {
+        let x = values(n * 4 * c_out * h * w, c_out as u64);
+        let map = BlockedMap::from_nchw(&x, (n, 4 * c_out, h, w), 0).unwrap();
+        let shuffled = map.pixel_shuffle_2x2(c_out, 1).unwrap();
+        assert_eq!(shuffled.dims(), (n, c_out, 2 * h, 2 * w));
+        let got = shuffled.to_nchw();
+        for i in 0..n {
+            for co in 0..c_out {
+                for y in 0..2 * h {
+                    for xx in 0..2 * w {
+                        let q = (y % 2) * 2 + xx % 2;
+                        let from = ((i * 4 * c_out + q * c_out + co) * h + y / 2) * w + xx / 2;
+                        let to = ((i * c_out + co) * 2 * h + y) * 2 * w + xx;
+                        assert_eq!(got[to], x[from], "c_out {c_out} at {i} {co} {y} {xx}");
+                    }
+                }
+            }
+        }
+        assert!(map.pixel_shuffle_2x2(c_out + 1, 0).is_err());
+    }
+}

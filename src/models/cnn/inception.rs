@@ -9,12 +9,14 @@
 //! `Mixed_6a`, global average pooling and `fc`; `width` = 64 gives torchvision's channel counts
 //! for those blocks (256, 288, 768), smaller widths scale every branch proportionally.
 
+use super::inception_infer::{BlockAConvs, BlockBConvs, BlockedInception};
 use super::layers::{
     ClassifierNet, ConvBn, ConvShape, avg_pool_3x3_s1_p1, global_avg_pool, max_pool_3x3_s2_p1,
     stage_train,
 };
 use candle_core::{Result, Tensor};
 use candle_nn::{Linear, VarBuilder};
+use std::sync::Arc;
 
 /// Inception settings.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -101,6 +103,16 @@ impl BlockA {
         Tensor::cat(&[b1, b5, b3, bp], 1)
     }
 
+    /// Its folded convolutions, for the blocked inference plan.
+    fn convs(&self) -> BlockAConvs<'_> {
+        BlockAConvs {
+            b1: &self.b1.0,
+            b5: [&self.b5[0].0, &self.b5[1].0],
+            b3: [&self.b3[0].0, &self.b3[1].0, &self.b3[2].0],
+            pool: &self.pool.0,
+        }
+    }
+
     fn fold(&mut self) -> Result<()> {
         for c in std::iter::once(&mut self.b1)
             .chain(self.b5.iter_mut())
@@ -154,6 +166,14 @@ impl BlockB {
         Tensor::cat(&[b3, bd, pool], 1)
     }
 
+    /// Its folded convolutions, for the blocked inference plan.
+    fn convs(&self) -> BlockBConvs<'_> {
+        BlockBConvs {
+            b3: &self.b3.0,
+            b3dbl: [&self.b3dbl[0].0, &self.b3dbl[1].0, &self.b3dbl[2].0],
+        }
+    }
+
     fn fold(&mut self) -> Result<()> {
         self.b3.0.fold()?;
         for c in &mut self.b3dbl {
@@ -172,7 +192,10 @@ pub struct Inception {
     mixed_6a: BlockB,
     fc: Linear,
     embed_dim: usize,
+    in_channels: usize,
     frozen_stages: Option<usize>,
+    /// The channel-blocked inference pass, built when batch norm is folded.
+    inference: Option<Arc<BlockedInception>>,
 }
 
 impl Inception {
@@ -216,13 +239,18 @@ impl Inception {
             mixed_6a,
             fc,
             embed_dim,
+            in_channels: config.in_channels,
             frozen_stages,
+            inference: None,
         })
     }
 }
 
 impl ClassifierNet for Inception {
     fn features_t(&self, xs: &Tensor, train: bool) -> Result<Tensor> {
+        if let (Some(plan), false) = (&self.inference, train) {
+            return plan.features(xs);
+        }
         let f = self.frozen_stages;
         let t0 = stage_train(train, 0, f);
         let mut ys = xs.clone();
@@ -263,7 +291,14 @@ impl ClassifierNet for Inception {
         }
         self.mixed_5b.fold()?;
         self.mixed_5c.fold()?;
-        self.mixed_6a.fold()
+        self.mixed_6a.fold()?;
+        self.inference = Some(Arc::new(BlockedInception::new(
+            self.in_channels,
+            [&self.stem[0].0, &self.stem[1].0, &self.stem[2].0],
+            [self.mixed_5b.convs(), self.mixed_5c.convs()],
+            self.mixed_6a.convs(),
+        )?));
+        Ok(())
     }
 }
 
@@ -303,30 +338,56 @@ mod tests {
         }
     }
 
+    fn max_abs(t: &Tensor) -> f32 {
+        t.abs().unwrap().max_all().unwrap().to_scalar().unwrap()
+    }
+
     #[test]
-    fn small_net_forward_and_fold() {
-        let (_map, vb) = seeded_varmap(2);
-        let cfg = InceptionConfig {
-            in_channels: 2,
-            num_classes: 3,
-            width: 8,
-            stem_stride: 1,
-        };
-        let mut net = Inception::new(&cfg, None, vb).unwrap();
-        let xs = Tensor::randn(0f32, 1.0, (2, 2, 16, 16), &Device::Cpu).unwrap();
-        net.forward_t(&xs, true).unwrap();
-        let before = net.forward_t(&xs, false).unwrap();
-        assert_eq!(before.dims(), &[2, 3]);
-        net.fold_batch_norm().unwrap();
-        let after = net.forward_t(&xs, false).unwrap();
-        let diff: f32 = (before - after)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar()
+    fn forward_folding_agrees_and_batches_do_not_change_bits() {
+        // Width 8: branch widths 8, 8, 12 and 4 concatenate at unaligned offsets. Width 32 with
+        // a stride-2 stem on 62×58 inputs: odd map sizes, and its 3×3 convolutions of 32 and 48
+        // channels on 16×15 maps (64 tiles) take the Winograd route.
+        for (in_channels, width, stem_stride, (h, w)) in [(2, 8, 1, (16, 16)), (3, 32, 2, (62, 58))]
+        {
+            let (_map, vb) = seeded_varmap(2);
+            let cfg = InceptionConfig {
+                in_channels,
+                num_classes: 3,
+                width,
+                stem_stride,
+            };
+            let mut net = Inception::new(&cfg, None, vb).unwrap();
+            let xs = Tensor::randn(0f32, 1.0, (3, in_channels, h, w), &Device::Cpu).unwrap();
+            // One training pass moves the running statistics away from (0, 1).
+            net.forward_t(&xs, true).unwrap();
+            let before = net.forward_t(&xs, false).unwrap();
+            assert_eq!(before.dims(), &[3, 3]);
+            net.fold_batch_norm().unwrap();
+            let after = net.forward_t(&xs, false).unwrap();
+            // Folding and the blocked pass reassociate f32 arithmetic: compare relative to the
+            // output's magnitude.
+            let rel = max_abs(&(&before - &after).unwrap()) / max_abs(&before).max(1e-6);
+            assert!(rel < 1e-5, "width {width}: folded differs by {rel}");
+            let emb = net.features_t(&xs, false).unwrap();
+            assert_eq!(emb.dims(), &[3, net.embed_dim()]);
+            // An image's features do not depend on the batch it is predicted in.
+            let alone = net.features_t(&xs.narrow(0, 2, 1).unwrap(), false).unwrap();
+            let bits = |t: &Tensor| -> Vec<u32> {
+                let v = t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+                v.iter().map(|x| x.to_bits()).collect()
+            };
+            assert_eq!(
+                bits(&alone),
+                bits(&emb.narrow(0, 2, 1).unwrap()),
+                "width {width}"
+            );
+            let wrong = Tensor::zeros(
+                (1, in_channels + 1, h, w),
+                candle_core::DType::F32,
+                &Device::Cpu,
+            )
             .unwrap();
-        assert!(diff < 1e-4, "{diff}");
+            assert!(net.forward_t(&wrong, false).is_err());
+        }
     }
 }

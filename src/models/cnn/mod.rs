@@ -26,13 +26,14 @@
 //!   pooling and adaptive pooling, and [`resnet3d::ResNet3d`] is ResNet-18/34/50 on
 //!   `[channels, d, h, w]` crops (`network = { arch = "resnet3d", ... }` with
 //!   `input.layout = { kind = "crop3d", depth = d }`).
-//! - [`fastconv::FusedConv`] runs folded convolutions at inference as one im2col + GEMM
-//!   custom op with bias, residual and ReLU fused (Inception, U-Net); a folded 2-D ResNet runs
-//!   its whole inference pass instead on a channel-blocked layout with a direct convolution
-//!   (`blocked`, `resnet_infer`) and, for 3×3 stride-1 convolutions of ≥ 32 channels on maps
-//!   of ≥ 32 2×2 tiles, Winograd F(2×2, 3×3) (`blocked::winograd`); their AVX-512VL, AVX2 and
-//!   scalar back-ends (`lanes`) give identical bits; [`trainconv::conv2d`] is the trainable convolution (GEMM forward and
-//!   backward) used everywhere else.
+//! - Inference after batch-norm folding runs on a channel-blocked layout with a direct
+//!   convolution (`blocked`) for the 2-D ResNet, Inception-style net and U-Net alike
+//!   (`resnet_infer`, `inception_infer`, `unet_infer`, sharing `conv_plan`): 3×3 stride-1
+//!   convolutions of ≥ 32 channels on maps of ≥ 32 2×2 tiles take Winograd F(2×2, 3×3)
+//!   (`blocked::winograd`), and the AVX-512VL, AVX2 and scalar back-ends (`lanes`) give
+//!   identical bits. [`fastconv::FusedConv`] holds the folded weights (and runs them as one
+//!   im2col + GEMM custom op where no blocked plan exists); [`trainconv::conv2d`] is the
+//!   trainable convolution (GEMM forward and backward) used everywhere else.
 //!
 //! Determinism: results are bit-identical on rerun and independent of candle's thread count
 //! (`RAYON_NUM_THREADS`); the test `cnn_determinism` proves both on a tiny net.
@@ -43,10 +44,12 @@ pub mod augment;
 pub(crate) mod blocked;
 pub mod classifier;
 pub mod conv3d;
+pub(crate) mod conv_plan;
 pub mod fastconv;
 pub mod fastpool;
 pub(crate) mod im2col;
 pub mod inception;
+pub(crate) mod inception_infer;
 pub mod input;
 pub(crate) mod lanes;
 pub mod layers;
@@ -63,6 +66,7 @@ pub mod trainconv;
 pub mod transfer;
 pub mod unet;
 pub mod unet3d;
+pub(crate) mod unet_infer;
 
 pub use candle_core::{Device, Tensor};
 

@@ -12,11 +12,13 @@ use radbench::eval::bootstrap::{Aucs, BootstrapSpec, bootstrap};
 use radbench::eval::delong::delong_paired_test;
 use radbench::eval::roc::auc;
 use radbench::features::{self, FeatureSettings, preprocess};
+use radbench::models::cnn::inception::{Inception, InceptionConfig};
 use radbench::models::cnn::layers::ClassifierNet;
 use radbench::models::cnn::optim::{Optimizer, OptimizerKind};
 use radbench::models::cnn::resnet::{ResNet, ResNetConfig, ResNetDepth};
 use radbench::models::cnn::store::seeded_varmap;
 use radbench::models::cnn::train::trainable_params;
+use radbench::models::cnn::unet::{UNet, UNetConfig};
 use std::hint::black_box;
 use std::process::ExitCode;
 
@@ -77,7 +79,7 @@ fn phantom() -> (radbench::data::image::Image, radbench::data::image::Mask) {
     )
 }
 
-const KERNELS: [&str; 11] = [
+const KERNELS: [&str; 13] = [
     "auc_10k",
     "delong_paired_10k",
     "bootstrap_auc_200x10k",
@@ -89,6 +91,8 @@ const KERNELS: [&str; 11] = [
     "resnet18w16_train_step_b32",
     "resnet18_b8_3x224x224",
     "resnet18_1x64x64",
+    "inception64_b8_1x64x64",
+    "unet32_b8_1x64x64",
 ];
 
 fn run(kernel: &str, reps: usize) -> Result<(), String> {
@@ -185,6 +189,42 @@ fn run(kernel: &str, reps: usize) -> Result<(), String> {
                 optimizer
                     .step(&grads, 1e-3, Some(5.0))
                     .map_err(|e| e.to_string())?;
+            }
+        }
+        "inception64_b8_1x64x64" => {
+            // The inference bench's Inception-style net: width 64, stride-2 stem.
+            let (map, vb) = seeded_varmap(1);
+            let cfg = InceptionConfig {
+                in_channels: 1,
+                num_classes: 2,
+                width: 64,
+                stem_stride: 2,
+            };
+            let mut net = Inception::new(&cfg, None, vb).map_err(|e| e.to_string())?;
+            drop(map);
+            net.fold_batch_norm().map_err(|e| e.to_string())?;
+            let x = Tensor::ones((8, 1, 64, 64), DType::F32, &Device::Cpu)
+                .map_err(|e| e.to_string())?;
+            for _ in 0..reps {
+                black_box(net.forward_t(&x, false).map_err(|e| e.to_string())?);
+            }
+        }
+        "unet32_b8_1x64x64" => {
+            // The inference bench's U-Net: base width 32, 4 levels.
+            let (map, vb) = seeded_varmap(1);
+            let cfg = UNetConfig {
+                in_channels: 1,
+                num_classes: 1,
+                base_width: 32,
+                levels: 4,
+            };
+            let mut net = UNet::new(&cfg, vb).map_err(|e| e.to_string())?;
+            drop(map);
+            net.fold_batch_norm().map_err(|e| e.to_string())?;
+            let x = Tensor::ones((8, 1, 64, 64), DType::F32, &Device::Cpu)
+                .map_err(|e| e.to_string())?;
+            for _ in 0..reps {
+                black_box(net.forward_t(&x, false).map_err(|e| e.to_string())?);
             }
         }
         other => return Err(format!("unknown kernel `{other}` (try --list)")),

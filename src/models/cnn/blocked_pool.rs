@@ -9,20 +9,27 @@ use rayon::prelude::*;
 
 impl BlockedMap {
     /// Global average pooling: `[n][c]`, each mean summed over rows then columns in order.
+    /// A block's lanes are summed side by side, each in that order.
     pub(crate) fn global_avg_pool(&self) -> Vec<f32> {
+        let (blocks, cib, row, plane) = (self.blocks(), self.cib, self.row(), self.plane());
         let mut out = vec![0f32; self.n * self.c];
         let count = (self.h * self.w) as f32;
         for (i, dst) in out.chunks_mut(self.c).enumerate() {
             let img = &self.data[i * self.image()..(i + 1) * self.image()];
-            for (ch, v) in dst.iter_mut().enumerate() {
-                let mut sum = 0f32;
+            for b in 0..blocks {
+                let mut sum = [0f32; LANES];
                 for y in 0..self.h {
-                    let base = self.offset(ch, y, 0);
-                    for x in 0..self.w {
-                        sum += img[base + x * self.cib];
+                    let start = b * plane + (y + self.border) * row + self.border * cib;
+                    for px in img[start..start + self.w * cib].chunks_exact(cib) {
+                        for (s, v) in sum.iter_mut().zip(px) {
+                            *s += v;
+                        }
                     }
                 }
-                *v = sum / count;
+                let lanes = (self.c - b * cib).min(cib);
+                for (d, s) in dst[b * cib..b * cib + lanes].iter_mut().zip(sum) {
+                    *d = s / count;
+                }
             }
         }
         out
@@ -110,8 +117,9 @@ unsafe fn pool_row_avx2<I: Iterator<Item = usize>>(
 impl BlockedMap {
     /// Average pooling over 3×3 windows with stride 1 and padding 1, counting the padded zeros
     /// (PyTorch's default `count_include_pad`), as the Inception blocks' pool branch uses; the
-    /// input needs a zero border of at least 1. Each mean is summed over rows then columns in
-    /// order and divided by 9, lane by lane.
+    /// input needs a zero border of at least 1. Summed as the training path sums
+    /// (`layers::avg_pool_3x3_s1_p1`): rows `(y − 1 + y) + y + 1`, then columns likewise, then
+    /// divided by 9, lane by lane.
     pub(crate) fn avg_pool_3x3_s1(&self, border: usize) -> Result<BlockedMap> {
         if self.border < 1 {
             candle_core::bail!("average pool: input border {} (needs 1)", self.border)
@@ -121,29 +129,39 @@ impl BlockedMap {
         let (in_plane, out_plane) = (self.plane(), out.plane());
         let (in_row, out_row) = (self.row(), out.row());
         let b = self.border;
+        // Vertical sums of one row, columns −1..=w.
+        let span = (w + 2) * cib;
         out.data
             .par_chunks_mut(out_plane)
             .with_min_len(min_chunks_per_task(in_plane))
             .zip(self.data.par_chunks(in_plane))
-            .for_each(|(dst, src)| {
-                for y in 0..h {
-                    for x in 0..w {
-                        let at = (y + border) * out_row + (x + border) * cib;
-                        let mut sum = [0f32; LANES];
-                        for ky in 0..3 {
-                            for kx in 0..3 {
-                                let from = (y + b + ky - 1) * in_row + (x + b + kx - 1) * cib;
-                                for (s, v) in sum.iter_mut().zip(&src[from..from + cib]) {
-                                    *s += v;
-                                }
-                            }
+            .for_each_init(
+                || vec![0f32; span],
+                |rows, (dst, src)| {
+                    for y in 0..h {
+                        let start = |dy: usize| (y + b + dy - 1) * in_row + (b - 1) * cib;
+                        let (up, mid, down) = (
+                            &src[start(0)..start(0) + span],
+                            &src[start(1)..start(1) + span],
+                            &src[start(2)..start(2) + span],
+                        );
+                        for (((r, u), m), d) in rows.iter_mut().zip(up).zip(mid).zip(down) {
+                            *r = (u + m) + d;
                         }
-                        for (d, s) in dst[at..at + cib].iter_mut().zip(sum) {
-                            *d = s / 9.0;
+                        let at = (y + border) * out_row + border * cib;
+                        let out_row = &mut dst[at..at + w * cib];
+                        let (left, centre, right) = (
+                            &rows[..w * cib],
+                            &rows[cib..(w + 1) * cib],
+                            &rows[2 * cib..],
+                        );
+                        for (((o, l), c), r) in out_row.iter_mut().zip(left).zip(centre).zip(right)
+                        {
+                            *o = ((l + c) + r) / 9.0;
                         }
                     }
-                }
-            });
+                },
+            );
         Ok(out)
     }
 

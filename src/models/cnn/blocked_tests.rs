@@ -217,11 +217,11 @@ fn pools_match_their_definitions() {
     let means = map.global_avg_pool();
     for (i, &m) in means.iter().enumerate() {
         let plane = &x[i * h * w..(i + 1) * h * w];
-        let expected = plane.iter().map(|&v| v as f64).sum::<f64>() / (h * w) as f64;
-        assert!(
-            (m as f64 - expected).abs() < 1e-6,
-            "mean {i}: {m} vs {expected}"
-        );
+        // In f32, pixel by pixel in row order: the bits the reports were computed with.
+        let sequential = plane.iter().fold(0f32, |s, &v| s + v) / (h * w) as f32;
+        assert_eq!(m, sequential, "mean {i}");
+        let exact = plane.iter().map(|&v| v as f64).sum::<f64>() / (h * w) as f64;
+        assert!((m as f64 - exact).abs() < 1e-6, "mean {i}: {m} vs {exact}");
     }
 }
 
@@ -259,12 +259,10 @@ fn stride_one_average_and_two_by_two_max_pools_match_their_definitions() {
     for i in 0..n * c {
         for y in 0..h as isize {
             for xx in 0..w as isize {
-                let mut sum = 0f32;
-                for dy in -1..=1 {
-                    for dx in -1..=1 {
-                        sum += at(i, y + dy, xx + dx);
-                    }
-                }
+                // Rows first, then columns, as the training path sums.
+                let col =
+                    |dx: isize| (at(i, y - 1, xx + dx) + at(i, y, xx + dx)) + at(i, y + 1, xx + dx);
+                let sum = (col(-1) + col(0)) + col(1);
                 let expected = sum / 9.0; // count_include_pad: always nine taps
                 let idx = (i * h + y as usize) * w + xx as usize;
                 assert_eq!(got[idx], expected, "average at {i} {y} {xx}");

@@ -4,7 +4,8 @@
 //! Principal type: [`BlockedInception`], built by [`super::inception::Inception`]'s
 //! `fold_batch_norm`. Every branch convolution is a [`PlanConv`] (Winograd for wide 3×3
 //! stride-1 ones), the pools and the branch concatenation stay in the blocked layout, so the
-//! only layout changes are the input image and the pooled features.
+//! only layout changes are the input image and the pooled features. A block's branches run in
+//! parallel (values do not depend on which thread computes them).
 
 use super::blocked::BlockedMap;
 use super::conv_plan::{BORDER, PlanConv, input_block, input_map, packed, planned};
@@ -53,15 +54,20 @@ impl PlanA {
     }
 
     fn forward(&self, x: &BlockedMap) -> Result<BlockedMap> {
-        let b1 = self.b1.forward(x, None, true, 0)?;
-        let b5 = self.b5[0].forward(x, None, true, BORDER_5X5)?;
-        let b5 = self.b5[1].forward(&b5, None, true, 0)?;
-        let b3 = self.b3[0].forward(x, None, true, BORDER)?;
-        let b3 = self.b3[1].forward(&b3, None, true, BORDER)?;
-        let b3 = self.b3[2].forward(&b3, None, true, 0)?;
-        let pooled = x.avg_pool_3x3_s1(0)?;
-        let bp = self.pool.forward(&pooled, None, true, 0)?;
-        BlockedMap::concat(&[&b1, &b5, &b3, &bp], BORDER)
+        let b1 = || self.b1.forward(x, None, true, 0);
+        let b5 = || {
+            let b5 = self.b5[0].forward(x, None, true, BORDER_5X5)?;
+            self.b5[1].forward(&b5, None, true, 0)
+        };
+        let b3 = || {
+            let b3 = self.b3[0].forward(x, None, true, BORDER)?;
+            let b3 = self.b3[1].forward(&b3, None, true, BORDER)?;
+            self.b3[2].forward(&b3, None, true, 0)
+        };
+        let bp = || self.pool.forward(&x.avg_pool_3x3_s1(0)?, None, true, 0);
+        // Branches in parallel: at batch 1 most of their convolutions are too small to split.
+        let ((b1, b5), (b3, bp)) = rayon::join(|| rayon::join(b1, b5), || rayon::join(b3, bp));
+        BlockedMap::concat(&[&b1?, &b5?, &b3?, &bp?], BORDER)
     }
 }
 
@@ -84,13 +90,16 @@ impl PlanB {
     }
 
     fn forward(&self, x: &BlockedMap) -> Result<BlockedMap> {
-        let b3 = self.b3.forward(x, None, true, 0)?;
-        let bd = self.b3dbl[0].forward(x, None, true, BORDER)?;
-        let bd = self.b3dbl[1].forward(&bd, None, true, BORDER)?;
-        let bd = self.b3dbl[2].forward(&bd, None, true, 0)?;
+        let b3 = || self.b3.forward(x, None, true, 0);
+        let bd = || {
+            let bd = self.b3dbl[0].forward(x, None, true, BORDER)?;
+            let bd = self.b3dbl[1].forward(&bd, None, true, BORDER)?;
+            self.b3dbl[2].forward(&bd, None, true, 0)
+        };
         // Inputs follow ReLUs, so ignoring the padded taps equals zero padding.
-        let pool = x.max_pool_3x3_s2(0)?;
-        BlockedMap::concat(&[&b3, &bd, &pool], 0)
+        let pool = || x.max_pool_3x3_s2(0);
+        let (b3, (bd, pool)) = rayon::join(b3, || rayon::join(bd, pool));
+        BlockedMap::concat(&[&b3?, &bd?, &pool?], 0)
     }
 }
 

@@ -381,6 +381,15 @@ mod tests {
                 bits(&emb.narrow(0, 2, 1).unwrap()),
                 "width {width}"
             );
+            // Nor on the thread count (branches and convolutions split differently).
+            for threads in [1, 3] {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                let got = pool.install(|| net.features_t(&xs, false).unwrap());
+                assert_eq!(bits(&got), bits(&emb), "width {width}, {threads} threads");
+            }
             let wrong = Tensor::zeros(
                 (1, in_channels + 1, h, w),
                 candle_core::DType::F32,

@@ -265,6 +265,16 @@ mod tests {
                 .zip(in_batch.flatten_all().unwrap().to_vec1::<f32>().unwrap())
                 .all(|(a, b)| a.to_bits() == b.to_bits());
             assert!(same, "width {base_width}: batch changed the bits");
+            // Nor on the thread count.
+            for threads in [1, 3] {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                let got = pool.install(|| net.forward_t(&xs, false).unwrap());
+                let diff = max_abs(&(&got - &after).unwrap());
+                assert_eq!(diff, 0.0, "width {base_width}, {threads} threads");
+            }
             let odd = Tensor::zeros(
                 (1, in_channels, h + 1, w),
                 candle_core::DType::F32,

@@ -35,10 +35,10 @@ impl BlockedMap {
             .with_min_len(min_chunks_per_task(img))
             .enumerate()
             .for_each(|(i, dst)| {
-                let mut at = 0;
+                let mut at = 0usize;
                 for p in parts {
                     let src = &p.data[i * p.image()..(i + 1) * p.image()];
-                    if at % LANES == 0 {
+                    if at.is_multiple_of(LANES) {
                         // Whole blocks, a row at a time (their padded lanes are zero, and a later
                         // unaligned part overwrites them).
                         for b in 0..p.blocks() {
@@ -89,7 +89,7 @@ impl BlockedMap {
                 let src = &self.data[i * self.image()..(i + 1) * self.image()];
                 for q in 0..4 {
                     let (dy, dx) = (q / 2, q % 2);
-                    if c_out % LANES == 0 {
+                    if c_out.is_multiple_of(LANES) {
                         for b in 0..c_out / LANES {
                             for y in 0..h {
                                 let from = self.offset(q * c_out + b * LANES, y, 0);

@@ -149,13 +149,13 @@ impl BlockedMap {
                             *r = (u + m) + d;
                         }
                         let at = (y + border) * out_row + border * cib;
-                        let out_row = &mut dst[at..at + w * cib];
+                        let dst_row = &mut dst[at..at + w * cib];
                         let (left, centre, right) = (
                             &rows[..w * cib],
                             &rows[cib..(w + 1) * cib],
                             &rows[2 * cib..],
                         );
-                        for (((o, l), c), r) in out_row.iter_mut().zip(left).zip(centre).zip(right)
+                        for (((o, l), c), r) in dst_row.iter_mut().zip(left).zip(centre).zip(right)
                         {
                             *o = ((l + c) + r) / 9.0;
                         }

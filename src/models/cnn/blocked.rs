@@ -291,6 +291,11 @@ impl PackedConv {
         Ok(out)
     }
 
+    /// Zero padding on each side (the border its input must carry).
+    pub(crate) fn padding(&self) -> usize {
+        self.geom.padding
+    }
+
     /// `out = x ⊛ self + bias` for a 1×1, stride-1 convolution without padding, on the calling
     /// thread, into `out` (the output's shape, already allocated): Winograd's transform-domain
     /// products ([`winograd`]).

@@ -37,6 +37,14 @@ pub(crate) enum PlanConv {
 }
 
 impl PlanConv {
+    /// Zero padding on each side: the border its input must carry (the Winograd form, when
+    /// present, pads as the direct one does).
+    pub(crate) fn padding(&self) -> usize {
+        match self {
+            PlanConv::Direct(c) | PlanConv::Either(c, _) => c.padding(),
+        }
+    }
+
     /// Convolution of `x`, plus bias, plus `residual` (the output's layout), then ReLU when
     /// `relu`; the output gets a zero border of `border` pixels.
     pub(crate) fn forward(

@@ -12,9 +12,6 @@ use super::conv_plan::{BORDER, PlanConv, input_block, input_map, packed, planned
 use super::layers::ConvBn;
 use candle_core::{Result, Tensor};
 
-/// The border the 5×5 convolutions' inputs carry (padding 2).
-const BORDER_5X5: usize = 2;
-
 /// The folded convolutions of an `InceptionA` block, in torchvision's order.
 pub(crate) struct BlockAConvs<'a> {
     /// `branch1x1`.
@@ -56,7 +53,8 @@ impl PlanA {
     fn forward(&self, x: &BlockedMap) -> Result<BlockedMap> {
         let b1 = || self.b1.forward(x, None, true, 0);
         let b5 = || {
-            let b5 = self.b5[0].forward(x, None, true, BORDER_5X5)?;
+            // The 5×5 convolution pads by 2: its input carries that border.
+            let b5 = self.b5[0].forward(x, None, true, self.b5[1].padding())?;
             self.b5[1].forward(&b5, None, true, 0)
         };
         let b3 = || {

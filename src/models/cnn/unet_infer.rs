@@ -9,6 +9,7 @@
 
 use super::blocked::{BlockedMap, PackedConv};
 use super::conv_plan::{BORDER, PlanConv, input_block, input_map, packed, planned};
+use super::fastconv::FusedConv;
 use super::lanes::LANES;
 use super::layers::ConvBn;
 use candle_core::{DType, Result, Tensor};
@@ -110,18 +111,16 @@ impl BlockedUNet {
         if up.len() != enc_plan.len() || dec.len() != enc_plan.len() {
             candle_core::bail!("unet plan: levels do not match")
         }
-        let (classes, c_in, _, _) = head.weight().dims4()?;
+        let classes = head.weight().dims4()?.0;
+        let zeros;
         let head_bias = match head.bias() {
-            Some(b) => values(b)?,
-            None => vec![0.0; classes],
+            Some(b) => b,
+            None => {
+                zeros = Tensor::zeros(classes, DType::F32, head.weight().device())?;
+                &zeros
+            }
         };
-        let head = PackedConv::pack(
-            &values(head.weight())?,
-            &head_bias,
-            (classes, c_in, 1),
-            (1, 0),
-            LANES,
-        )?;
+        let head = FusedConv::new(head.weight(), head_bias, 1, 0)?.packed(LANES)?;
         Ok(BlockedUNet {
             in_channels,
             classes,

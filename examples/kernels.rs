@@ -79,7 +79,7 @@ fn phantom() -> (radbench::data::image::Image, radbench::data::image::Mask) {
     )
 }
 
-const KERNELS: [&str; 13] = [
+const KERNELS: [&str; 14] = [
     "auc_10k",
     "delong_paired_10k",
     "bootstrap_auc_200x10k",
@@ -91,6 +91,7 @@ const KERNELS: [&str; 13] = [
     "resnet18w16_train_step_b32",
     "resnet18_b8_3x224x224",
     "resnet18_1x64x64",
+    "resnet50_3x224x224",
     "inception64_b8_1x64x64",
     "unet32_b8_1x64x64",
 ];
@@ -154,14 +155,14 @@ fn run(kernel: &str, reps: usize) -> Result<(), String> {
                 black_box(net.forward_t(&x, false).map_err(|e| e.to_string())?);
             }
         }
-        "resnet18_b8_3x224x224" | "resnet18_1x64x64" => {
-            let (c, hw, batch) = if kernel == "resnet18_1x64x64" {
-                (1, 64, 1)
-            } else {
-                (3, 224, 8)
+        "resnet18_b8_3x224x224" | "resnet18_1x64x64" | "resnet50_3x224x224" => {
+            let (depth, c, hw, batch) = match kernel {
+                "resnet18_1x64x64" => (ResNetDepth::R18, 1, 64, 1),
+                "resnet50_3x224x224" => (ResNetDepth::R50, 3, 224, 1),
+                _ => (ResNetDepth::R18, 3, 224, 8),
             };
             let (map, vb) = seeded_varmap(1);
-            let cfg = ResNetConfig::torchvision(ResNetDepth::R18, c, 2);
+            let cfg = ResNetConfig::torchvision(depth, c, 2);
             let mut net = ResNet::new(&cfg, None, vb).map_err(|e| e.to_string())?;
             drop(map);
             net.fold_batch_norm().map_err(|e| e.to_string())?;

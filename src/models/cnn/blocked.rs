@@ -16,8 +16,8 @@
 
 use super::fastconv::{Geometry, min_chunks_per_task};
 use super::lanes::{Backend, LANES, Lanes, Scalar};
+use super::team;
 use candle_core::Result;
-use rayon::prelude::*;
 
 /// Activations in the blocked layout.
 #[derive(Debug, Clone)]
@@ -48,6 +48,51 @@ impl BlockedMap {
         }
     }
 
+    /// A map of `LANES`-channel blocks to be filled by a convolution: only its border is
+    /// written here (zeros); the caller writes every interior value, lanes past `c` included,
+    /// before [`Unwritten::assume_written`]. A convolution's output is written in full anyway,
+    /// and zeroing it first was a serial pass over memory as large as the output (≈ 45 MB per
+    /// ResNet-50 image).
+    fn unwritten(n: usize, c: usize, (h, w): (usize, usize), border: usize) -> Unwritten {
+        let mut map = BlockedMap {
+            data: Vec::new(),
+            n,
+            c,
+            cib: LANES,
+            h,
+            w,
+            border,
+        };
+        let len = map.n * map.image();
+        let mut data = Vec::with_capacity(len);
+        let spare = &mut data.spare_capacity_mut()[..len];
+        // Debug builds (the tests) fill the interior with NaN, so a value a convolution failed
+        // to write cannot pass for a result.
+        if cfg!(debug_assertions) {
+            spare.fill(std::mem::MaybeUninit::new(f32::NAN));
+        }
+        if border > 0 {
+            let zero = std::mem::MaybeUninit::new(0.0);
+            let row = map.row();
+            for plane in spare.chunks_exact_mut(map.plane()) {
+                let (top, rest) = plane.split_at_mut(border * row);
+                let (middle, bottom) = rest.split_at_mut(h * row);
+                top.fill(zero);
+                bottom.fill(zero);
+                // Each line's edges, one border pixel (a fixed-size store) at a time: a fill
+                // of a run-time length called memset twice per line.
+                for line in middle.chunks_exact_mut(row) {
+                    for b in 0..border {
+                        line[b * LANES..][..LANES].copy_from_slice(&[zero; LANES]);
+                        line[row - (b + 1) * LANES..][..LANES].copy_from_slice(&[zero; LANES]);
+                    }
+                }
+            }
+        }
+        map.data = data;
+        Unwritten { map, len }
+    }
+
     /// From NCHW values `x` of `dims`, with a zero border of `border` pixels.
     pub(crate) fn from_nchw(
         x: &[f32],
@@ -61,19 +106,17 @@ impl BlockedMap {
         let mut map = BlockedMap::zeros(n, c, cib, (h, w), border);
         let img = map.image();
         let mut data = std::mem::take(&mut map.data);
-        data.par_chunks_mut(img)
-            .with_min_len(min_chunks_per_task(img))
-            .zip(x.par_chunks(c * h * w))
-            .for_each(|(dst, src)| {
-                for (ch, src_plane) in src.chunks(h * w).enumerate() {
-                    for (y, src_row) in src_plane.chunks(w).enumerate() {
-                        let base = map.offset(ch, y, 0);
-                        for (xx, &v) in src_row.iter().enumerate() {
-                            dst[base + xx * cib] = v;
-                        }
+        team::for_each_chunk_mut(&mut data, img, min_chunks_per_task(img), |i, dst| {
+            let src = &x[i * c * h * w..(i + 1) * c * h * w];
+            for (ch, src_plane) in src.chunks(h * w).enumerate() {
+                for (y, src_row) in src_plane.chunks(w).enumerate() {
+                    let base = map.offset(ch, y, 0);
+                    for (xx, &v) in src_row.iter().enumerate() {
+                        dst[base + xx * cib] = v;
                     }
                 }
-            });
+            }
+        });
         map.data = data;
         Ok(map)
     }
@@ -128,6 +171,36 @@ impl BlockedMap {
             }
         }
         out
+    }
+}
+
+/// A [`BlockedMap`] whose interior is still to be written (see [`BlockedMap::unwritten`]).
+pub(crate) struct Unwritten {
+    /// The map; its `data` has the full capacity but length 0 until written.
+    map: BlockedMap,
+    len: usize,
+}
+
+impl Unwritten {
+    /// The map's layout (dimensions, strides), for computing where to write.
+    pub(crate) fn layout(&self) -> &BlockedMap {
+        &self.map
+    }
+
+    /// Where its values start.
+    fn as_mut_ptr(&mut self) -> *mut f32 {
+        self.map.data.as_mut_ptr()
+    }
+
+    /// The map, once every value is written.
+    ///
+    /// # Safety
+    /// Every interior value of every channel block (padded lanes included) was written
+    /// through [`Unwritten::as_mut_ptr`].
+    unsafe fn assume_written(mut self) -> BlockedMap {
+        // SAFETY: the border was written by `unwritten`, the interior by the caller.
+        unsafe { self.map.data.set_len(self.len) };
+        self.map
     }
 }
 
@@ -188,8 +261,22 @@ const RANGE_INPUT_BYTES: usize = 256 << 10;
 /// values: two tiles of five 8-lane pixels.
 const PREFETCH_AHEAD: usize = 2 * 5 * LANES;
 
-/// Convolutions with fewer multiply-adds than this run on the calling thread.
+/// Convolutions with fewer multiply-adds than this run on the calling thread: handing a loop
+/// to rayon's pool from outside it (and waking the caller after) cost more than the work.
 const SERIAL_BELOW_MACS: usize = 1 << 21;
+
+/// The same threshold when the calling thread leads a [`team`], whose hand-off per layer is
+/// a few atomic operations.
+const TEAM_SERIAL_BELOW_MACS: usize = 1 << 16;
+
+/// The multiply-adds below which a convolution runs on the calling thread, now.
+pub(crate) fn serial_below_macs() -> usize {
+    if team::active() {
+        TEAM_SERIAL_BELOW_MACS
+    } else {
+        SERIAL_BELOW_MACS
+    }
+}
 
 impl PackedConv {
     /// From PyTorch-ordered weights `[c_out, c_in, k, k]` and `bias` `[c_out]`, for inputs whose
@@ -270,8 +357,8 @@ impl PackedConv {
             )
         }
         let (oh, ow) = g.out_size(x.h, x.w)?;
-        let mut out = BlockedMap::zeros(x.n, g.c_out, LANES, (oh, ow), border);
-        if residual.is_some_and(|r| !out.same_layout(r)) {
+        let mut out = BlockedMap::unwritten(x.n, g.c_out, (oh, ow), border);
+        if residual.is_some_and(|r| !out.layout().same_layout(r)) {
             candle_core::bail!("packed conv: residual does not match the output")
         }
         let job = Job {
@@ -279,16 +366,17 @@ impl PackedConv {
             x,
             residual,
             relu,
-            out: Raw(out.data.as_mut_ptr()),
+            out: Raw(out.as_mut_ptr()),
             oh,
             ow,
             border,
-            out_row: out.row(),
-            out_plane: out.plane(),
-            out_image: out.image(),
+            out_row: out.layout().row(),
+            out_plane: out.layout().plane(),
+            out_image: out.layout().image(),
         };
         job.run(backend, x.n * oh * ow * g.c_out * g.depth());
-        Ok(out)
+        // SAFETY: the job's tiles cover every (output block, pixel) of the batch, all lanes.
+        Ok(unsafe { out.assume_written() })
     }
 
     /// Zero padding on each side (the border its input must carry).
@@ -372,7 +460,7 @@ impl Job<'_> {
         let pixels = self.x.n * self.oh * self.ow;
         let tiles = pixels.div_ceil(r);
         let groups = obn / cb;
-        let serial = macs < SERIAL_BELOW_MACS;
+        let serial = macs < serial_below_macs();
         let threads = if serial {
             1
         } else {
@@ -402,7 +490,7 @@ impl Job<'_> {
         if serial {
             (0..ranges * spans).for_each(item);
         } else {
-            (0..ranges * spans).into_par_iter().for_each(item);
+            team::for_each(ranges * spans, item);
         }
     }
 }

@@ -12,6 +12,7 @@ use super::conv_plan::{BORDER, PlanConv, input_block, input_map, packed, planned
 use super::fastconv::FusedConv;
 use super::lanes::LANES;
 use super::layers::ConvBn;
+use super::team;
 use candle_core::{DType, Result, Tensor};
 use candle_nn::{Conv2d, ConvTranspose2d};
 
@@ -135,6 +136,12 @@ impl BlockedUNet {
     /// Logits `[batch, classes, h, w]` of `xs` `[batch, in_channels, h, w]` (h and w divisible
     /// by 2^levels, checked by the caller).
     pub(crate) fn forward(&self, xs: &Tensor) -> Result<Tensor> {
+        // A thread team for the whole pass: its layers are short (see `team`).
+        team::with_team(|| self.forward_here(xs))
+    }
+
+    /// [`Self::forward`] on the calling thread's team, if any.
+    fn forward_here(&self, xs: &Tensor) -> Result<Tensor> {
         let twice = |convs: &[PlanConv; 2], x: &BlockedMap| -> Result<BlockedMap> {
             let y = convs[0].forward(x, None, true, BORDER)?;
             convs[1].forward(&y, None, true, BORDER)

@@ -14,10 +14,11 @@
 //! direct convolution, results are bit-identical across back-ends, thread counts and batch
 //! compositions. They differ from the direct convolution's in the last bits.
 
-use super::{BlockedMap, PackedConv, Raw, SERIAL_BELOW_MACS};
+use super::{BlockedMap, PackedConv, Raw, serial_below_macs};
 use crate::models::cnn::lanes::{Backend, LANES, Lanes, Scalar};
+use crate::models::cnn::team;
 use candle_core::Result;
-use rayon::prelude::*;
+use std::sync::Mutex;
 
 /// Transform points: a 4×4 patch per tile.
 const POINTS: usize = 16;
@@ -177,8 +178,8 @@ impl WinogradConv {
                 self.c_in
             )
         }
-        let mut out = BlockedMap::zeros(x.n, self.c_out, LANES, (x.h, x.w), border);
-        if residual.is_some_and(|r| !out.same_layout(r)) {
+        let mut out = BlockedMap::unwritten(x.n, self.c_out, (x.h, x.w), border);
+        if residual.is_some_and(|r| !out.layout().same_layout(r)) {
             candle_core::bail!("winograd conv: residual does not match the output")
         }
         let (th, tw) = (x.h.div_ceil(2), x.w.div_ceil(2));
@@ -186,17 +187,17 @@ impl WinogradConv {
             x,
             residual,
             relu,
-            out: Raw(out.data.as_mut_ptr()),
+            out: Raw(out.as_mut_ptr()),
             out_border: border,
-            out_row: out.row(),
-            out_plane: out.plane(),
-            out_image: out.image(),
+            out_row: out.layout().row(),
+            out_plane: out.layout().plane(),
+            out_image: out.layout().image(),
             tw,
             per_image: th * tw,
         };
         let tiles = x.n * th * tw;
         let macs = tiles * POINTS * self.c_in * self.c_out;
-        let serial = macs < SERIAL_BELOW_MACS;
+        let serial = macs < serial_below_macs();
         // At least two chunks per thread when there are enough tiles (the chunk size does not
         // change any value, only which thread computes it).
         let threads = if serial {
@@ -215,16 +216,16 @@ impl WinogradConv {
                 self.chunk(backend, &layer, span(c), &mut scratch, false);
             }
         } else if chunks >= 2 {
-            (0..chunks)
-                .into_par_iter()
-                .for_each_init(Scratch::default, |scratch, c| {
-                    self.chunk(backend, &layer, span(c), scratch, false)
-                });
+            team::for_each_init(chunks, Scratch::default, |scratch, c| {
+                self.chunk(backend, &layer, span(c), scratch, false)
+            });
         } else {
             // One small chunk: each phase split over threads.
             self.chunk(backend, &layer, (0, tiles), &mut Scratch::default(), true);
         }
-        Ok(out)
+        // SAFETY: the chunks cover every tile, and each tile's output transform writes its
+        // in-range pixels of every output block, all lanes.
+        Ok(unsafe { out.assume_written() })
     }
 
     /// Tiles `first..last`: input transform, the 16 products, output transform; each phase
@@ -254,17 +255,19 @@ impl WinogradConv {
             unsafe { dispatch_out(backend, layer, (first, last), b, products, &self.bias) }
         };
         if parallel {
-            (0..in_blocks).into_par_iter().for_each(transform_in);
-            scratch
-                .inputs
-                .par_iter()
-                .zip(scratch.products.par_iter_mut())
-                .enumerate()
-                .for_each(products);
+            team::for_each(in_blocks, transform_in);
+            let Scratch {
+                inputs,
+                products: outs,
+            } = scratch;
+            // Each point's product map is taken by one item; the locks are never contended.
+            let outs: Vec<Mutex<&mut BlockedMap>> = outs.iter_mut().map(Mutex::new).collect();
+            team::for_each(POINTS, |p| {
+                let mut out = outs[p].lock().unwrap_or_else(|e| e.into_inner());
+                products((p, (&inputs[p], &mut out)))
+            });
             let done = &scratch.products;
-            (0..out_blocks)
-                .into_par_iter()
-                .for_each(|b| transform_out(done, b));
+            team::for_each(out_blocks, |b| transform_out(done, b));
         } else {
             (0..in_blocks).for_each(transform_in);
             scratch

@@ -10,7 +10,6 @@
 use super::blocked::BlockedMap;
 use super::conv_plan::{BORDER, PlanConv, input_block, input_map, packed, planned};
 use super::layers::ConvBn;
-use super::team;
 use candle_core::{Result, Tensor};
 
 /// The folded convolutions of an `InceptionA` block, in torchvision's order.
@@ -64,9 +63,10 @@ impl PlanA {
             self.b3[2].forward(&b3, None, true, 0)
         };
         let bp = || self.pool.forward(&x.avg_pool_3x3_s1(0)?, None, true, 0);
-        // Branches in parallel: at batch 1 most of their convolutions are too small to split
-        // across rayon's pool (a team splits them instead, and runs branches in turn).
-        let ((b1, b5), (b3, bp)) = team::join(|| team::join(b1, b5), || team::join(b3, bp));
+        // Branches in parallel: at batch 1 most of their convolutions are too small to split.
+        // (No thread team here, unlike the ResNet and the U-Net: with branches in turn and
+        // every convolution split, the net measured as fast at best and slower in the median.)
+        let ((b1, b5), (b3, bp)) = rayon::join(|| rayon::join(b1, b5), || rayon::join(b3, bp));
         BlockedMap::concat(&[&b1?, &b5?, &b3?, &bp?], BORDER)
     }
 }
@@ -98,7 +98,7 @@ impl PlanB {
         };
         // Inputs follow ReLUs, so ignoring the padded taps equals zero padding.
         let pool = || x.max_pool_3x3_s2(0);
-        let (b3, (bd, pool)) = team::join(b3, || team::join(bd, pool));
+        let (b3, (bd, pool)) = rayon::join(b3, || rayon::join(bd, pool));
         BlockedMap::concat(&[&b3?, &bd?, &pool?], 0)
     }
 }
@@ -137,12 +137,6 @@ impl BlockedInception {
 
     /// Pooled features `[batch, channels]` of `xs` `[batch, in_channels, h, w]`.
     pub(crate) fn features(&self, xs: &Tensor) -> Result<Tensor> {
-        // A thread team for the whole pass: its layers are short (see `team`).
-        team::with_team(|| self.features_here(xs))
-    }
-
-    /// [`Self::features`] on the calling thread's team, if any.
-    fn features_here(&self, xs: &Tensor) -> Result<Tensor> {
         let mut ys = input_map(xs, self.in_channels, self.stem_padding)?;
         for conv in &self.stem {
             ys = conv.forward(&ys, None, true, BORDER)?;

@@ -261,19 +261,6 @@ impl<T> Disjoint<T> {
     }
 }
 
-/// `(a(), b())`: one after the other on a team's caller (the team splits each of their layers
-/// instead), else under `rayon::join`.
-pub(crate) fn join<A: Send, B: Send>(
-    a: impl FnOnce() -> A + Send,
-    b: impl FnOnce() -> B + Send,
-) -> (A, B) {
-    if active() {
-        (a(), b())
-    } else {
-        rayon::join(a, b)
-    }
-}
-
 #[cfg(test)]
 #[path = "team_tests.rs"]
 mod tests;

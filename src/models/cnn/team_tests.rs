@@ -73,8 +73,6 @@ fn teams_nest_and_ordinary_rayon_loops_inside_them_finish() {
         assert_eq!(total, 4_999_950_000);
         // A nested team is the same team.
         with_helpers(2, || assert_eq!(counts(50), vec![1; 50]));
-        let (a, b) = join(|| counts(10), || counts(20));
-        assert_eq!((a, b), (vec![1; 10], vec![1; 20]));
         // Loops inside items: serial on the caller (its team is busy), rayon's on helpers.
         for_each(8, |_| assert_eq!(counts(30), vec![1; 30]));
     });

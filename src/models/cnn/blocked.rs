@@ -16,8 +16,8 @@
 
 use super::fastconv::{Geometry, min_chunks_per_task};
 use super::lanes::{Backend, LANES, Lanes, Scalar};
-use super::team;
 use candle_core::Result;
+use rayon::prelude::*;
 
 /// Activations in the blocked layout.
 #[derive(Debug, Clone)]
@@ -106,17 +106,19 @@ impl BlockedMap {
         let mut map = BlockedMap::zeros(n, c, cib, (h, w), border);
         let img = map.image();
         let mut data = std::mem::take(&mut map.data);
-        team::for_each_chunk_mut(&mut data, img, min_chunks_per_task(img), |i, dst| {
-            let src = &x[i * c * h * w..(i + 1) * c * h * w];
-            for (ch, src_plane) in src.chunks(h * w).enumerate() {
-                for (y, src_row) in src_plane.chunks(w).enumerate() {
-                    let base = map.offset(ch, y, 0);
-                    for (xx, &v) in src_row.iter().enumerate() {
-                        dst[base + xx * cib] = v;
+        data.par_chunks_mut(img)
+            .with_min_len(min_chunks_per_task(img))
+            .zip(x.par_chunks(c * h * w))
+            .for_each(|(dst, src)| {
+                for (ch, src_plane) in src.chunks(h * w).enumerate() {
+                    for (y, src_row) in src_plane.chunks(w).enumerate() {
+                        let base = map.offset(ch, y, 0);
+                        for (xx, &v) in src_row.iter().enumerate() {
+                            dst[base + xx * cib] = v;
+                        }
                     }
                 }
-            }
-        });
+            });
         map.data = data;
         Ok(map)
     }
@@ -260,23 +262,6 @@ const RANGE_INPUT_BYTES: usize = 256 << 10;
 /// How far ahead of a tile's first input pixel its next tiles' lines are prefetched, in
 /// values: two tiles of five 8-lane pixels.
 const PREFETCH_AHEAD: usize = 2 * 5 * LANES;
-
-/// Convolutions with fewer multiply-adds than this run on the calling thread: handing a loop
-/// to rayon's pool from outside it (and waking the caller after) cost more than the work.
-const SERIAL_BELOW_MACS: usize = 1 << 21;
-
-/// The same threshold when the calling thread leads a [`team`], whose hand-off per layer is
-/// a few atomic operations.
-const TEAM_SERIAL_BELOW_MACS: usize = 1 << 16;
-
-/// The multiply-adds below which a convolution runs on the calling thread, now.
-pub(crate) fn serial_below_macs() -> usize {
-    if team::active() {
-        TEAM_SERIAL_BELOW_MACS
-    } else {
-        SERIAL_BELOW_MACS
-    }
-}
 
 impl PackedConv {
     /// From PyTorch-ordered weights `[c_out, c_in, k, k]` and `bias` `[c_out]`, for inputs whose
@@ -490,7 +475,7 @@ impl Job<'_> {
         if serial {
             (0..ranges * spans).for_each(item);
         } else {
-            team::for_each(ranges * spans, item);
+            (0..ranges * spans).into_par_iter().for_each(item);
         }
     }
 }
@@ -634,6 +619,9 @@ unsafe fn accumulate<V: Lanes, const CB: usize, const R: usize>(
 
 #[path = "blocked_concat.rs"]
 mod concat;
+#[path = "blocked_threads.rs"]
+mod threads;
+pub(crate) use threads::{in_pool, serial_below_macs};
 #[path = "blocked_pool.rs"]
 mod pool;
 #[path = "winograd.rs"]

@@ -6,8 +6,8 @@
 
 use super::{BlockedMap, min_chunks_per_task};
 use crate::models::cnn::lanes::LANES;
-use crate::models::cnn::team;
 use candle_core::Result;
+use rayon::prelude::*;
 
 impl BlockedMap {
     /// The maps `parts` (same batch and spatial size, full channel blocks) concatenated along
@@ -31,33 +31,37 @@ impl BlockedMap {
         let mut out = BlockedMap::zeros(n, c, LANES, (h, w), border);
         let img = out.image();
         let mut data = std::mem::take(&mut out.data);
-        team::for_each_chunk_mut(&mut data, img, min_chunks_per_task(img), |i, dst| {
-            let mut at = 0usize;
-            for p in parts {
-                let src = &p.data[i * p.image()..(i + 1) * p.image()];
-                if at.is_multiple_of(LANES) {
-                    // Whole blocks, a row at a time (their padded lanes are zero, and a later
-                    // unaligned part overwrites them).
-                    for b in 0..p.blocks() {
-                        for y in 0..h {
-                            let from = p.offset(b * LANES, y, 0);
-                            let to = out.offset(at + b * LANES, y, 0);
-                            dst[to..to + w * LANES].copy_from_slice(&src[from..from + w * LANES]);
+        data.par_chunks_mut(img)
+            .with_min_len(min_chunks_per_task(img))
+            .enumerate()
+            .for_each(|(i, dst)| {
+                let mut at = 0usize;
+                for p in parts {
+                    let src = &p.data[i * p.image()..(i + 1) * p.image()];
+                    if at.is_multiple_of(LANES) {
+                        // Whole blocks, a row at a time (their padded lanes are zero, and a later
+                        // unaligned part overwrites them).
+                        for b in 0..p.blocks() {
+                            for y in 0..h {
+                                let from = p.offset(b * LANES, y, 0);
+                                let to = out.offset(at + b * LANES, y, 0);
+                                dst[to..to + w * LANES]
+                                    .copy_from_slice(&src[from..from + w * LANES]);
+                            }
                         }
-                    }
-                } else {
-                    for ch in 0..p.c {
-                        for y in 0..h {
-                            let (from, to) = (p.offset(ch, y, 0), out.offset(at + ch, y, 0));
-                            for x in 0..w {
-                                dst[to + x * LANES] = src[from + x * LANES];
+                    } else {
+                        for ch in 0..p.c {
+                            for y in 0..h {
+                                let (from, to) = (p.offset(ch, y, 0), out.offset(at + ch, y, 0));
+                                for x in 0..w {
+                                    dst[to + x * LANES] = src[from + x * LANES];
+                                }
                             }
                         }
                     }
+                    at += p.c;
                 }
-                at += p.c;
-            }
-        });
+            });
         out.data = data;
         Ok(out)
     }
@@ -78,34 +82,37 @@ impl BlockedMap {
         let mut out = BlockedMap::zeros(self.n, c_out, LANES, (2 * h, 2 * w), border);
         let img = out.image();
         let mut data = std::mem::take(&mut out.data);
-        team::for_each_chunk_mut(&mut data, img, min_chunks_per_task(img), |i, dst| {
-            let src = &self.data[i * self.image()..(i + 1) * self.image()];
-            for q in 0..4 {
-                let (dy, dx) = (q / 2, q % 2);
-                if c_out.is_multiple_of(LANES) {
-                    for b in 0..c_out / LANES {
-                        for y in 0..h {
-                            let from = self.offset(q * c_out + b * LANES, y, 0);
-                            let to = out.offset(b * LANES, 2 * y + dy, dx);
-                            for x in 0..w {
-                                let (f, t) = (from + x * LANES, to + 2 * x * LANES);
-                                dst[t..t + LANES].copy_from_slice(&src[f..f + LANES]);
+        data.par_chunks_mut(img)
+            .with_min_len(min_chunks_per_task(img))
+            .enumerate()
+            .for_each(|(i, dst)| {
+                let src = &self.data[i * self.image()..(i + 1) * self.image()];
+                for q in 0..4 {
+                    let (dy, dx) = (q / 2, q % 2);
+                    if c_out.is_multiple_of(LANES) {
+                        for b in 0..c_out / LANES {
+                            for y in 0..h {
+                                let from = self.offset(q * c_out + b * LANES, y, 0);
+                                let to = out.offset(b * LANES, 2 * y + dy, dx);
+                                for x in 0..w {
+                                    let (f, t) = (from + x * LANES, to + 2 * x * LANES);
+                                    dst[t..t + LANES].copy_from_slice(&src[f..f + LANES]);
+                                }
                             }
                         }
-                    }
-                } else {
-                    for co in 0..c_out {
-                        for y in 0..h {
-                            let from = self.offset(q * c_out + co, y, 0);
-                            let to = out.offset(co, 2 * y + dy, dx);
-                            for x in 0..w {
-                                dst[to + 2 * x * LANES] = src[from + x * LANES];
+                    } else {
+                        for co in 0..c_out {
+                            for y in 0..h {
+                                let from = self.offset(q * c_out + co, y, 0);
+                                let to = out.offset(co, 2 * y + dy, dx);
+                                for x in 0..w {
+                                    dst[to + 2 * x * LANES] = src[from + x * LANES];
+                                }
                             }
                         }
                     }
                 }
-            }
-        });
+            });
         out.data = data;
         Ok(out)
     }

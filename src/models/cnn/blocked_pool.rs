@@ -4,8 +4,8 @@
 
 use super::{BlockedMap, min_chunks_per_task};
 use crate::models::cnn::lanes::{Backend, LANES, Lanes, Scalar};
-use crate::models::cnn::team;
 use candle_core::Result;
+use rayon::prelude::*;
 
 impl BlockedMap {
     /// Global average pooling: `[n][c]`, each mean summed over rows then columns in order.
@@ -47,32 +47,36 @@ impl BlockedMap {
         let (in_plane, out_plane) = (self.plane(), out.plane());
         let (in_row, out_row) = (self.row(), out.row());
         let backend = Backend::detect();
-        let min_chunks = min_chunks_per_task(in_plane);
-        team::for_each_chunk_mut(&mut out.data, out_plane, min_chunks, |k, dst| {
-            let src = &self.data[k * in_plane..(k + 1) * in_plane];
-            for oy in 0..oh {
-                let ys = (2 * oy).saturating_sub(1)..(2 * oy + 2).min(self.h);
-                let from =
-                    |y: usize, x: usize| (y + self.border) * in_row + (x + self.border) * LANES;
-                let at = (oy + border) * out_row + border * LANES;
-                let taps = |ox: usize| {
-                    let xs = (2 * ox).saturating_sub(1)..(2 * ox + 2).min(self.w);
-                    ys.clone()
-                        .flat_map(move |y| xs.clone().map(move |x| (y, x)))
-                };
-                // SAFETY: taps lie inside the plane, outputs inside the output row.
-                let row = &mut dst[at..at + ow * LANES];
-                match backend {
-                    #[cfg(target_arch = "x86_64")]
-                    Backend::Avx512 | Backend::Avx2 => unsafe {
-                        pool_row_avx2(src, row, ow, |ox| taps(ox).map(|(y, x)| from(y, x)))
-                    },
-                    _ => unsafe {
-                        pool_row::<Scalar, _>(src, row, ow, |ox| taps(ox).map(|(y, x)| from(y, x)))
-                    },
+        out.data
+            .par_chunks_mut(out_plane)
+            .with_min_len(min_chunks_per_task(in_plane))
+            .zip(self.data.par_chunks(in_plane))
+            .for_each(|(dst, src)| {
+                for oy in 0..oh {
+                    let ys = (2 * oy).saturating_sub(1)..(2 * oy + 2).min(self.h);
+                    let from =
+                        |y: usize, x: usize| (y + self.border) * in_row + (x + self.border) * LANES;
+                    let at = (oy + border) * out_row + border * LANES;
+                    let taps = |ox: usize| {
+                        let xs = (2 * ox).saturating_sub(1)..(2 * ox + 2).min(self.w);
+                        ys.clone()
+                            .flat_map(move |y| xs.clone().map(move |x| (y, x)))
+                    };
+                    // SAFETY: taps lie inside the plane, outputs inside the output row.
+                    let row = &mut dst[at..at + ow * LANES];
+                    match backend {
+                        #[cfg(target_arch = "x86_64")]
+                        Backend::Avx512 | Backend::Avx2 => unsafe {
+                            pool_row_avx2(src, row, ow, |ox| taps(ox).map(|(y, x)| from(y, x)))
+                        },
+                        _ => unsafe {
+                            pool_row::<Scalar, _>(src, row, ow, |ox| {
+                                taps(ox).map(|(y, x)| from(y, x))
+                            })
+                        },
+                    }
                 }
-            }
-        });
+            });
         Ok(out)
     }
 }
@@ -127,37 +131,37 @@ impl BlockedMap {
         let b = self.border;
         // Vertical sums of one row, columns −1..=w.
         let span = (w + 2) * cib;
-        let min_chunks = min_chunks_per_task(in_plane);
-        team::for_each_chunk_mut_init(
-            &mut out.data,
-            out_plane,
-            min_chunks,
-            || vec![0f32; span],
-            |rows, k, dst| {
-                let src = &self.data[k * in_plane..(k + 1) * in_plane];
-                for y in 0..h {
-                    let start = |dy: usize| (y + b + dy - 1) * in_row + (b - 1) * cib;
-                    let (up, mid, down) = (
-                        &src[start(0)..start(0) + span],
-                        &src[start(1)..start(1) + span],
-                        &src[start(2)..start(2) + span],
-                    );
-                    for (((r, u), m), d) in rows.iter_mut().zip(up).zip(mid).zip(down) {
-                        *r = (u + m) + d;
+        out.data
+            .par_chunks_mut(out_plane)
+            .with_min_len(min_chunks_per_task(in_plane))
+            .zip(self.data.par_chunks(in_plane))
+            .for_each_init(
+                || vec![0f32; span],
+                |rows, (dst, src)| {
+                    for y in 0..h {
+                        let start = |dy: usize| (y + b + dy - 1) * in_row + (b - 1) * cib;
+                        let (up, mid, down) = (
+                            &src[start(0)..start(0) + span],
+                            &src[start(1)..start(1) + span],
+                            &src[start(2)..start(2) + span],
+                        );
+                        for (((r, u), m), d) in rows.iter_mut().zip(up).zip(mid).zip(down) {
+                            *r = (u + m) + d;
+                        }
+                        let at = (y + border) * out_row + border * cib;
+                        let dst_row = &mut dst[at..at + w * cib];
+                        let (left, centre, right) = (
+                            &rows[..w * cib],
+                            &rows[cib..(w + 1) * cib],
+                            &rows[2 * cib..],
+                        );
+                        for (((o, l), c), r) in dst_row.iter_mut().zip(left).zip(centre).zip(right)
+                        {
+                            *o = ((l + c) + r) / 9.0;
+                        }
                     }
-                    let at = (y + border) * out_row + border * cib;
-                    let dst_row = &mut dst[at..at + w * cib];
-                    let (left, centre, right) = (
-                        &rows[..w * cib],
-                        &rows[cib..(w + 1) * cib],
-                        &rows[2 * cib..],
-                    );
-                    for (((o, l), c), r) in dst_row.iter_mut().zip(left).zip(centre).zip(right) {
-                        *o = ((l + c) + r) / 9.0;
-                    }
-                }
-            },
-        );
+                },
+            );
         Ok(out)
     }
 
@@ -173,27 +177,29 @@ impl BlockedMap {
         let (in_plane, out_plane) = (self.plane(), out.plane());
         let (in_row, out_row) = (self.row(), out.row());
         let b = self.border;
-        let min_chunks = min_chunks_per_task(in_plane);
-        team::for_each_chunk_mut(&mut out.data, out_plane, min_chunks, |k, dst| {
-            let src = &self.data[k * in_plane..(k + 1) * in_plane];
-            for oy in 0..oh {
-                for ox in 0..ow {
-                    let at = (oy + border) * out_row + (ox + border) * cib;
-                    let tap = |dy: usize, dx: usize| {
-                        let from = (2 * oy + dy + b) * in_row + (2 * ox + dx + b) * cib;
-                        &src[from..from + cib]
-                    };
-                    let (t0, t1, t2, t3) = (tap(0, 0), tap(0, 1), tap(1, 0), tap(1, 1));
-                    for (l, d) in dst[at..at + cib].iter_mut().enumerate() {
-                        let mut m = t0[l];
-                        for t in [t1[l], t2[l], t3[l]] {
-                            m = if t > m { t } else { m };
+        out.data
+            .par_chunks_mut(out_plane)
+            .with_min_len(min_chunks_per_task(in_plane))
+            .zip(self.data.par_chunks(in_plane))
+            .for_each(|(dst, src)| {
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        let at = (oy + border) * out_row + (ox + border) * cib;
+                        let tap = |dy: usize, dx: usize| {
+                            let from = (2 * oy + dy + b) * in_row + (2 * ox + dx + b) * cib;
+                            &src[from..from + cib]
+                        };
+                        let (t0, t1, t2, t3) = (tap(0, 0), tap(0, 1), tap(1, 0), tap(1, 1));
+                        for (l, d) in dst[at..at + cib].iter_mut().enumerate() {
+                            let mut m = t0[l];
+                            for t in [t1[l], t2[l], t3[l]] {
+                                m = if t > m { t } else { m };
+                            }
+                            *d = m;
                         }
-                        *d = m;
                     }
                 }
-            }
-        });
+            });
         Ok(out)
     }
 }

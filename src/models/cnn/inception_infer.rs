@@ -64,8 +64,6 @@ impl PlanA {
         };
         let bp = || self.pool.forward(&x.avg_pool_3x3_s1(0)?, None, true, 0);
         // Branches in parallel: at batch 1 most of their convolutions are too small to split.
-        // (No thread team here, unlike the ResNet and the U-Net: with branches in turn and
-        // every convolution split, the net measured as fast at best and slower in the median.)
         let ((b1, b5), (b3, bp)) = rayon::join(|| rayon::join(b1, b5), || rayon::join(b3, bp));
         BlockedMap::concat(&[&b1?, &b5?, &b3?, &bp?], BORDER)
     }

@@ -61,7 +61,6 @@ pub(crate) mod resnet_infer;
 pub mod segment;
 pub mod segment3d;
 pub mod store;
-pub(crate) mod team;
 pub mod train;
 pub mod trainconv;
 pub mod transfer;

@@ -6,11 +6,10 @@
 //! image on the way in and the pooled `[batch, channels]` features on the way out; the linear
 //! head stays candle's.
 
-use super::blocked::{BlockedMap, PackedConv};
+use super::blocked::{BlockedMap, PackedConv, in_pool};
 use super::conv_plan::{BORDER, PlanConv, input_block, input_map, packed, planned};
 use super::lanes::LANES;
 use super::layers::ConvBn;
-use super::team;
 use candle_core::{Result, Tensor};
 
 /// A residual block: its convolutions in order (the last one takes the shortcut and the ReLU)
@@ -62,11 +61,11 @@ impl BlockedResNet {
 
     /// Pooled features `[batch, channels]` of `xs` `[batch, in_channels, h, w]`.
     pub(crate) fn features(&self, xs: &Tensor) -> Result<Tensor> {
-        // A thread team for the whole pass: its layers are short (see `team`).
-        team::with_team(|| self.features_here(xs))
+        // Handed to rayon's pool once, so that short layers split (see `in_pool`).
+        in_pool(|| self.features_here(xs))
     }
 
-    /// [`Self::features`] on the calling thread's team, if any.
+    /// [`Self::features`] on the current thread.
     fn features_here(&self, xs: &Tensor) -> Result<Tensor> {
         let input = input_map(xs, self.in_channels, self.stem_padding)?;
         let mut ys = self.stem.forward(&input, None, true, BORDER)?;

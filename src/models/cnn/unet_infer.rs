@@ -7,12 +7,11 @@
 //! input pixel feeds only its own 2×2 output block). The only layout changes are the input
 //! image and the logits.
 
-use super::blocked::{BlockedMap, PackedConv};
+use super::blocked::{BlockedMap, PackedConv, in_pool};
 use super::conv_plan::{BORDER, PlanConv, input_block, input_map, packed, planned};
 use super::fastconv::FusedConv;
 use super::lanes::LANES;
 use super::layers::ConvBn;
-use super::team;
 use candle_core::{DType, Result, Tensor};
 use candle_nn::{Conv2d, ConvTranspose2d};
 
@@ -136,11 +135,11 @@ impl BlockedUNet {
     /// Logits `[batch, classes, h, w]` of `xs` `[batch, in_channels, h, w]` (h and w divisible
     /// by 2^levels, checked by the caller).
     pub(crate) fn forward(&self, xs: &Tensor) -> Result<Tensor> {
-        // A thread team for the whole pass: its layers are short (see `team`).
-        team::with_team(|| self.forward_here(xs))
+        // Handed to rayon's pool once, so that short layers split (see `in_pool`).
+        in_pool(|| self.forward_here(xs))
     }
 
-    /// [`Self::forward`] on the calling thread's team, if any.
+    /// [`Self::forward`] on the current thread.
     fn forward_here(&self, xs: &Tensor) -> Result<Tensor> {
         let twice = |convs: &[PlanConv; 2], x: &BlockedMap| -> Result<BlockedMap> {
             let y = convs[0].forward(x, None, true, BORDER)?;

@@ -16,9 +16,8 @@
 
 use super::{BlockedMap, PackedConv, Raw, serial_below_macs};
 use crate::models::cnn::lanes::{Backend, LANES, Lanes, Scalar};
-use crate::models::cnn::team;
 use candle_core::Result;
-use std::sync::Mutex;
+use rayon::prelude::*;
 
 /// Transform points: a 4×4 patch per tile.
 const POINTS: usize = 16;
@@ -216,9 +215,11 @@ impl WinogradConv {
                 self.chunk(backend, &layer, span(c), &mut scratch, false);
             }
         } else if chunks >= 2 {
-            team::for_each_init(chunks, Scratch::default, |scratch, c| {
-                self.chunk(backend, &layer, span(c), scratch, false)
-            });
+            (0..chunks)
+                .into_par_iter()
+                .for_each_init(Scratch::default, |scratch, c| {
+                    self.chunk(backend, &layer, span(c), scratch, false)
+                });
         } else {
             // One small chunk: each phase split over threads.
             self.chunk(backend, &layer, (0, tiles), &mut Scratch::default(), true);
@@ -255,19 +256,17 @@ impl WinogradConv {
             unsafe { dispatch_out(backend, layer, (first, last), b, products, &self.bias) }
         };
         if parallel {
-            team::for_each(in_blocks, transform_in);
-            let Scratch {
-                inputs,
-                products: outs,
-            } = scratch;
-            // Each point's product map is taken by one item; the locks are never contended.
-            let outs: Vec<Mutex<&mut BlockedMap>> = outs.iter_mut().map(Mutex::new).collect();
-            team::for_each(POINTS, |p| {
-                let mut out = outs[p].lock().unwrap_or_else(|e| e.into_inner());
-                products((p, (&inputs[p], &mut out)))
-            });
+            (0..in_blocks).into_par_iter().for_each(transform_in);
+            scratch
+                .inputs
+                .par_iter()
+                .zip(scratch.products.par_iter_mut())
+                .enumerate()
+                .for_each(products);
             let done = &scratch.products;
-            team::for_each(out_blocks, |b| transform_out(done, b));
+            (0..out_blocks)
+                .into_par_iter()
+                .for_each(|b| transform_out(done, b));
         } else {
             (0..in_blocks).for_each(transform_in);
             scratch

@@ -1,0 +1,103 @@
+//! How a blocked inference pass uses rayon's threads: the pass is handed to the pool once
+//! ([`in_pool`]), and a convolution splits across threads only above a size
+//! ([`serial_below_macs`]).
+
+/// Convolutions with fewer multiply-adds than this run on the calling thread: handing a loop
+/// to rayon's pool from outside it (and waking the caller after) cost more than the work.
+const SERIAL_BELOW_MACS: usize = 1 << 21;
+
+/// The same threshold for a pass run by [`in_pool`], where a split is a join inside the pool
+/// (width-16 ResNet-18, batch 1: 256 k and 500 k measured alike).
+const IN_POOL_SERIAL_BELOW_MACS: usize = 1 << 18;
+
+thread_local! {
+    /// Whether this thread runs a pass handed to rayon's pool by [`in_pool`].
+    static IN_POOL_PASS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// The multiply-adds below which a convolution runs on the calling thread, now.
+pub(crate) fn serial_below_macs() -> usize {
+    if IN_POOL_PASS.with(std::cell::Cell::get) {
+        IN_POOL_SERIAL_BELOW_MACS
+    } else {
+        SERIAL_BELOW_MACS
+    }
+}
+
+/// Runs a whole inference pass `f` on one of rayon's threads when called from outside the
+/// pool (and the pool has more than one thread), else here.
+///
+/// A parallel loop started outside the pool hands itself to the pool and puts the caller to
+/// sleep until it ends; that cost more than a small layer's work, so such layers ran on one
+/// thread (a width-16 ResNet-18 at batch 1: all twenty convolutions). Handed over once per
+/// pass, every layer's split is a cheap join inside the pool, and layers from
+/// [`IN_POOL_SERIAL_BELOW_MACS`] multiply-adds split. Which thread computes a tile changes no
+/// bit (see `blocked`).
+pub(crate) fn in_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    let pass = || {
+        let outer = IN_POOL_PASS.with(|p| p.replace(true));
+        /// Restores the flag on every exit path.
+        struct Restore(bool);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                IN_POOL_PASS.with(|p| p.set(self.0));
+            }
+        }
+        let _restore = Restore(outer);
+        f()
+    };
+    if rayon::current_thread_index().is_none() && rayon::current_num_threads() > 1 {
+        rayon::scope(|_| pass())
+    } else {
+        pass()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::cnn::layers::ClassifierNet;
+    use crate::models::cnn::resnet::{ResNet, ResNetConfig, ResNetDepth};
+    use crate::models::cnn::store::seeded_varmap;
+    use candle_core::{Device, Tensor};
+
+    #[test]
+    fn a_pass_gives_the_same_bits_handed_to_the_pool_or_not() {
+        let (_map, vb) = seeded_varmap(7);
+        let mut cfg = ResNetConfig::torchvision(ResNetDepth::R18, 1, 2);
+        cfg.base_width = 16;
+        let mut net = ResNet::new(&cfg, None, vb).unwrap();
+        net.fold_batch_norm().unwrap();
+        let values: Vec<f32> = (0..3 * 48 * 40)
+            .map(|k| ((k * 37 % 101) as f32 / 50.0) - 1.0)
+            .collect();
+        let xs = Tensor::from_vec(values, (3, 1, 48, 40), &Device::Cpu).unwrap();
+        let bits = |t: Tensor| -> Vec<u32> {
+            let v = t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            v.into_iter().map(f32::to_bits).collect()
+        };
+        // One thread: every split runs in turn on that thread.
+        let one = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        let three = rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .unwrap();
+        for xs in [xs.clone(), xs.narrow(0, 1, 1).unwrap()] {
+            let alone = one.install(|| bits(net.features_t(&xs, false).unwrap()));
+            // On a pool of three (already on it, so `in_pool` only lowers the threshold):
+            // layers from 256 k multiply-adds split three ways.
+            let split = three.install(|| in_pool(|| bits(net.features_t(&xs, false).unwrap())));
+            // From this thread, outside any pool: the pass is handed to the global pool.
+            let handed = bits(net.features_t(&xs, false).unwrap());
+            assert_eq!(split, alone);
+            assert_eq!(handed, alone);
+        }
+        assert!(
+            !IN_POOL_PASS.with(std::cell::Cell::get),
+            "the flag is restored"
+        );
+    }
+}

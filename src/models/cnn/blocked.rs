@@ -51,8 +51,8 @@ impl BlockedMap {
     /// A map of `LANES`-channel blocks to be filled by a convolution: only its border is
     /// written here (zeros); the caller writes every interior value, lanes past `c` included,
     /// before [`Unwritten::assume_written`]. A convolution's output is written in full anyway,
-    /// and zeroing it first was a serial pass over memory as large as the output (≈ 45 MB per
-    /// ResNet-50 image).
+    /// and zeroing it first was a serial pass over memory as large as the output (about 45 MB
+    /// for one ResNet-50 image, by its layer sizes).
     fn unwritten(n: usize, c: usize, (h, w): (usize, usize), border: usize) -> Unwritten {
         let mut map = BlockedMap {
             data: Vec::new(),

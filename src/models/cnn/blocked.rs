@@ -90,7 +90,7 @@ impl BlockedMap {
             }
         }
         map.data = data;
-        Unwritten { map, len }
+        Unwritten { map }
     }
 
     /// From NCHW values `x` of `dims`, with a zero border of `border` pixels.
@@ -177,15 +177,14 @@ impl BlockedMap {
 }
 
 /// A [`BlockedMap`] whose interior is still to be written (see [`BlockedMap::unwritten`]).
-pub(crate) struct Unwritten {
+struct Unwritten {
     /// The map; its `data` has the full capacity but length 0 until written.
     map: BlockedMap,
-    len: usize,
 }
 
 impl Unwritten {
     /// The map's layout (dimensions, strides), for computing where to write.
-    pub(crate) fn layout(&self) -> &BlockedMap {
+    fn layout(&self) -> &BlockedMap {
         &self.map
     }
 
@@ -200,8 +199,10 @@ impl Unwritten {
     /// Every interior value of every channel block (padded lanes included) was written
     /// through [`Unwritten::as_mut_ptr`].
     unsafe fn assume_written(mut self) -> BlockedMap {
-        // SAFETY: the border was written by `unwritten`, the interior by the caller.
-        unsafe { self.map.data.set_len(self.len) };
+        let len = self.map.n * self.map.image();
+        // SAFETY: the border was written by `unwritten`, the interior by the caller, and
+        // `unwritten` reserved exactly this length.
+        unsafe { self.map.data.set_len(len) };
         self.map
     }
 }

@@ -87,9 +87,9 @@ mod tests {
             .unwrap();
         for xs in [xs.clone(), xs.narrow(0, 1, 1).unwrap()] {
             let alone = one.install(|| bits(net.features_t(&xs, false).unwrap()));
-            // On a pool of three (already on it, so `in_pool` only lowers the threshold):
-            // layers from 256 k multiply-adds split three ways.
-            let split = three.install(|| in_pool(|| bits(net.features_t(&xs, false).unwrap())));
+            // On a pool of three (already on it, so the pass's `in_pool` only lowers the
+            // threshold): layers from 256 k multiply-adds split three ways.
+            let split = three.install(|| bits(net.features_t(&xs, false).unwrap()));
             // From this thread, outside any pool: the pass is handed to the global pool.
             let handed = bits(net.features_t(&xs, false).unwrap());
             assert_eq!(split, alone);

@@ -79,7 +79,7 @@ fn phantom() -> (radbench::data::image::Image, radbench::data::image::Mask) {
     )
 }
 
-const KERNELS: [&str; 14] = [
+const KERNELS: [&str; 15] = [
     "auc_10k",
     "delong_paired_10k",
     "bootstrap_auc_200x10k",
@@ -92,6 +92,7 @@ const KERNELS: [&str; 14] = [
     "resnet18_b8_3x224x224",
     "resnet18_1x64x64",
     "resnet50_3x224x224",
+    "resnet50_b8_3x224x224",
     "inception64_b8_1x64x64",
     "unet32_b8_1x64x64",
 ];
@@ -155,10 +156,14 @@ fn run(kernel: &str, reps: usize) -> Result<(), String> {
                 black_box(net.forward_t(&x, false).map_err(|e| e.to_string())?);
             }
         }
-        "resnet18_b8_3x224x224" | "resnet18_1x64x64" | "resnet50_3x224x224" => {
+        "resnet18_b8_3x224x224"
+        | "resnet18_1x64x64"
+        | "resnet50_3x224x224"
+        | "resnet50_b8_3x224x224" => {
             let (depth, c, hw, batch) = match kernel {
                 "resnet18_1x64x64" => (ResNetDepth::R18, 1, 64, 1),
                 "resnet50_3x224x224" => (ResNetDepth::R50, 3, 224, 1),
+                "resnet50_b8_3x224x224" => (ResNetDepth::R50, 3, 224, 8),
                 _ => (ResNetDepth::R18, 3, 224, 8),
             };
             let (map, vb) = seeded_varmap(1);

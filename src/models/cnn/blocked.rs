@@ -622,7 +622,7 @@ unsafe fn accumulate<V: Lanes, const CB: usize, const R: usize>(
 mod concat;
 #[path = "blocked_threads.rs"]
 mod threads;
-pub(crate) use threads::{in_pool, serial_below_macs};
+pub(crate) use threads::{Unsplit, batch_pass, serial_below_macs};
 #[path = "blocked_pool.rs"]
 mod pool;
 #[path = "winograd.rs"]

@@ -7,7 +7,7 @@
 //! only layout changes are the input image and the pooled features. A block's branches run in
 //! parallel (values do not depend on which thread computes them).
 
-use super::blocked::BlockedMap;
+use super::blocked::{BlockedMap, Unsplit, batch_pass};
 use super::conv_plan::{BORDER, PlanConv, input_block, input_map, packed, planned};
 use super::layers::ConvBn;
 use candle_core::{Result, Tensor};
@@ -135,6 +135,12 @@ impl BlockedInception {
 
     /// Pooled features `[batch, channels]` of `xs` `[batch, in_channels, h, w]`.
     pub(crate) fn features(&self, xs: &Tensor) -> Result<Tensor> {
+        // A share of the batch per thread, or here (see `batch_pass`).
+        batch_pass(xs, Unsplit::Here, |xs| self.features_here(xs))
+    }
+
+    /// [`Self::features`] on the current thread.
+    fn features_here(&self, xs: &Tensor) -> Result<Tensor> {
         let mut ys = input_map(xs, self.in_channels, self.stem_padding)?;
         for conv in &self.stem {
             ys = conv.forward(&ys, None, true, BORDER)?;

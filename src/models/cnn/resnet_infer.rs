@@ -6,7 +6,7 @@
 //! image on the way in and the pooled `[batch, channels]` features on the way out; the linear
 //! head stays candle's.
 
-use super::blocked::{BlockedMap, PackedConv, in_pool};
+use super::blocked::{BlockedMap, PackedConv, Unsplit, batch_pass};
 use super::conv_plan::{BORDER, PlanConv, input_block, input_map, packed, planned};
 use super::lanes::LANES;
 use super::layers::ConvBn;
@@ -61,8 +61,8 @@ impl BlockedResNet {
 
     /// Pooled features `[batch, channels]` of `xs` `[batch, in_channels, h, w]`.
     pub(crate) fn features(&self, xs: &Tensor) -> Result<Tensor> {
-        // Handed to rayon's pool once, so that short layers split (see `in_pool`).
-        in_pool(|| self.features_here(xs))
+        // A share of the batch per thread, or handed to rayon's pool once (see `batch_pass`).
+        batch_pass(xs, Unsplit::InPool, |xs| self.features_here(xs))
     }
 
     /// [`Self::features`] on the current thread.

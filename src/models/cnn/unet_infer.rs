@@ -7,7 +7,7 @@
 //! input pixel feeds only its own 2×2 output block). The only layout changes are the input
 //! image and the logits.
 
-use super::blocked::{BlockedMap, PackedConv, in_pool};
+use super::blocked::{BlockedMap, PackedConv, Unsplit, batch_pass};
 use super::conv_plan::{BORDER, PlanConv, input_block, input_map, packed, planned};
 use super::fastconv::FusedConv;
 use super::lanes::LANES;
@@ -135,8 +135,8 @@ impl BlockedUNet {
     /// Logits `[batch, classes, h, w]` of `xs` `[batch, in_channels, h, w]` (h and w divisible
     /// by 2^levels, checked by the caller).
     pub(crate) fn forward(&self, xs: &Tensor) -> Result<Tensor> {
-        // Handed to rayon's pool once, so that short layers split (see `in_pool`).
-        in_pool(|| self.forward_here(xs))
+        // A share of the batch per thread, or handed to rayon's pool once (see `batch_pass`).
+        batch_pass(xs, Unsplit::InPool, |xs| self.forward_here(xs))
     }
 
     /// [`Self::forward`] on the current thread.

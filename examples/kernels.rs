@@ -79,7 +79,7 @@ fn phantom() -> (radbench::data::image::Image, radbench::data::image::Mask) {
     )
 }
 
-const KERNELS: [&str; 15] = [
+const KERNELS: [&str; 16] = [
     "auc_10k",
     "delong_paired_10k",
     "bootstrap_auc_200x10k",
@@ -93,6 +93,7 @@ const KERNELS: [&str; 15] = [
     "resnet18_1x64x64",
     "resnet50_3x224x224",
     "resnet50_b8_3x224x224",
+    "inception64_1x64x64",
     "inception64_b8_1x64x64",
     "unet32_b8_1x64x64",
 ];
@@ -197,7 +198,7 @@ fn run(kernel: &str, reps: usize) -> Result<(), String> {
                     .map_err(|e| e.to_string())?;
             }
         }
-        "inception64_b8_1x64x64" => {
+        "inception64_1x64x64" | "inception64_b8_1x64x64" => {
             // The inference bench's Inception-style net: width 64, stride-2 stem.
             let (map, vb) = seeded_varmap(1);
             let cfg = InceptionConfig {
@@ -209,7 +210,12 @@ fn run(kernel: &str, reps: usize) -> Result<(), String> {
             let mut net = Inception::new(&cfg, None, vb).map_err(|e| e.to_string())?;
             drop(map);
             net.fold_batch_norm().map_err(|e| e.to_string())?;
-            let x = Tensor::ones((8, 1, 64, 64), DType::F32, &Device::Cpu)
+            let batch = if kernel == "inception64_1x64x64" {
+                1
+            } else {
+                8
+            };
+            let x = Tensor::ones((batch, 1, 64, 64), DType::F32, &Device::Cpu)
                 .map_err(|e| e.to_string())?;
             for _ in 0..reps {
                 black_box(net.forward_t(&x, false).map_err(|e| e.to_string())?);
@@ -227,7 +233,12 @@ fn run(kernel: &str, reps: usize) -> Result<(), String> {
             let mut net = UNet::new(&cfg, vb).map_err(|e| e.to_string())?;
             drop(map);
             net.fold_batch_norm().map_err(|e| e.to_string())?;
-            let x = Tensor::ones((8, 1, 64, 64), DType::F32, &Device::Cpu)
+            let batch = if kernel == "inception64_1x64x64" {
+                1
+            } else {
+                8
+            };
+            let x = Tensor::ones((batch, 1, 64, 64), DType::F32, &Device::Cpu)
                 .map_err(|e| e.to_string())?;
             for _ in 0..reps {
                 black_box(net.forward_t(&x, false).map_err(|e| e.to_string())?);

@@ -74,23 +74,24 @@ pub(crate) enum Unsplit {
 /// A batch of at least [`SPLIT_MIN_IMAGES_PER_THREAD`] images per thread is split into one
 /// equal share per thread, and each share goes through the whole net on its thread: layers
 /// then need no hand-off or wait between threads, which a per-layer split pays at every layer
-/// (about 50 times for a ResNet-50). Left-over images, and smaller batches, go through
-/// `unsplit` ([`in_pool`] for the ResNet and the U-Net) with every layer split. A share's layers still split when another thread is
-/// idle (it steals their items), so a share that runs late is helped at the end. An image's
-/// outputs do not depend on its batch (see `blocked`), so neither do they on the split.
+/// (about 50 times for a ResNet-50). Left-over images, and smaller batches, run as `unsplit`
+/// says, with every layer split. A share's layers still split when another thread is idle (it
+/// steals their items), so a share that runs late is helped at the end. An image's outputs do
+/// not depend on its batch (see `blocked`), so neither do they on the split.
 pub(crate) fn batch_pass(
     xs: &Tensor,
     unsplit: Unsplit,
     f: impl Fn(&Tensor) -> Result<Tensor> + Sync,
 ) -> Result<Tensor> {
+    let whole = |xs: &Tensor| match unsplit {
+        Unsplit::InPool => in_pool(|| f(xs)),
+        Unsplit::Here => f(xs),
+    };
     let n = xs.dim(0)?;
     let threads = rayon::current_num_threads();
     let share = n / threads;
     if threads < 2 || share < SPLIT_MIN_IMAGES_PER_THREAD {
-        return match unsplit {
-            Unsplit::InPool => in_pool(|| f(xs)),
-            Unsplit::Here => f(xs),
-        };
+        return whole(xs);
     }
     let mut parts = (0..threads)
         .into_par_iter()
@@ -99,7 +100,7 @@ pub(crate) fn batch_pass(
         .collect::<Result<Vec<_>>>()?;
     let rest = n - threads * share;
     if rest > 0 {
-        parts.push(in_pool(|| f(&xs.narrow(0, threads * share, rest)?))?);
+        parts.push(whole(&xs.narrow(0, threads * share, rest)?)?);
     }
     Tensor::cat(&parts, 0)
 }

@@ -233,12 +233,7 @@ fn run(kernel: &str, reps: usize) -> Result<(), String> {
             let mut net = UNet::new(&cfg, vb).map_err(|e| e.to_string())?;
             drop(map);
             net.fold_batch_norm().map_err(|e| e.to_string())?;
-            let batch = if kernel == "inception64_1x64x64" {
-                1
-            } else {
-                8
-            };
-            let x = Tensor::ones((batch, 1, 64, 64), DType::F32, &Device::Cpu)
+            let x = Tensor::ones((8, 1, 64, 64), DType::F32, &Device::Cpu)
                 .map_err(|e| e.to_string())?;
             for _ in 0..reps {
                 black_box(net.forward_t(&x, false).map_err(|e| e.to_string())?);

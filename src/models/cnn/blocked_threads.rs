@@ -113,6 +113,14 @@ mod tests {
     use crate::models::cnn::store::seeded_varmap;
     use candle_core::{Device, Tensor};
 
+    /// A rayon pool of `threads` threads.
+    fn pool(threads: usize) -> rayon::ThreadPool {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+    }
+
     #[test]
     fn a_pass_gives_the_same_bits_handed_to_the_pool_or_not() {
         let (_map, vb) = seeded_varmap(7);
@@ -129,14 +137,8 @@ mod tests {
             v.into_iter().map(f32::to_bits).collect()
         };
         // One thread: every split runs in turn on that thread.
-        let one = rayon::ThreadPoolBuilder::new()
-            .num_threads(1)
-            .build()
-            .unwrap();
-        let three = rayon::ThreadPoolBuilder::new()
-            .num_threads(3)
-            .build()
-            .unwrap();
+        let one = pool(1);
+        let three = pool(3);
         for xs in [xs.clone(), xs.narrow(0, 1, 1).unwrap()] {
             let alone = one.install(|| bits(net.features_t(&xs, false).unwrap()));
             // On a pool of three (already on it, so the pass's `in_pool` only lowers the
@@ -168,12 +170,6 @@ mod tests {
         let bits = |t: Tensor| -> Vec<u32> {
             let v = t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
             v.into_iter().map(f32::to_bits).collect()
-        };
-        let pool = |threads| {
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap()
         };
         // Each image alone, on one thread (no split of any kind).
         let alone: Vec<u32> = pool(1).install(|| {

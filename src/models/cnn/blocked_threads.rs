@@ -121,21 +121,29 @@ mod tests {
             .unwrap()
     }
 
-    #[test]
-    fn a_pass_gives_the_same_bits_handed_to_the_pool_or_not() {
-        let (_map, vb) = seeded_varmap(7);
-        let mut cfg = ResNetConfig::torchvision(ResNetDepth::R18, 1, 2);
-        cfg.base_width = 16;
+    /// A batch-norm-folded ResNet-18 of base width `width`, weights seeded by `seed`.
+    fn folded_resnet(seed: u64, in_channels: usize, classes: usize, width: usize) -> ResNet {
+        let (_map, vb) = seeded_varmap(seed);
+        let mut cfg = ResNetConfig::torchvision(ResNetDepth::R18, in_channels, classes);
+        cfg.base_width = width;
         let mut net = ResNet::new(&cfg, None, vb).unwrap();
         net.fold_batch_norm().unwrap();
+        net
+    }
+
+    /// The bits of a tensor's values.
+    fn bits(t: Tensor) -> Vec<u32> {
+        let v = t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        v.into_iter().map(f32::to_bits).collect()
+    }
+
+    #[test]
+    fn a_pass_gives_the_same_bits_handed_to_the_pool_or_not() {
+        let net = folded_resnet(7, 1, 2, 16);
         let values: Vec<f32> = (0..3 * 48 * 40)
             .map(|k| ((k * 37 % 101) as f32 / 50.0) - 1.0)
             .collect();
         let xs = Tensor::from_vec(values, (3, 1, 48, 40), &Device::Cpu).unwrap();
-        let bits = |t: Tensor| -> Vec<u32> {
-            let v = t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
-            v.into_iter().map(f32::to_bits).collect()
-        };
         // One thread: every split runs in turn on that thread.
         let one = pool(1);
         let three = pool(3);
@@ -157,20 +165,12 @@ mod tests {
 
     #[test]
     fn a_batch_split_into_shares_gives_each_image_its_own_bits() {
-        let (_map, vb) = seeded_varmap(11);
-        let mut cfg = ResNetConfig::torchvision(ResNetDepth::R18, 2, 3);
-        cfg.base_width = 8;
-        let mut net = ResNet::new(&cfg, None, vb).unwrap();
-        net.fold_batch_norm().unwrap();
+        let net = folded_resnet(11, 2, 3, 8);
         let n = 7;
         let values: Vec<f32> = (0..n * 2 * 24 * 20)
             .map(|k| ((k * 53 % 97) as f32 / 40.0) - 1.2)
             .collect();
         let xs = Tensor::from_vec(values, (n, 2, 24, 20), &Device::Cpu).unwrap();
-        let bits = |t: Tensor| -> Vec<u32> {
-            let v = t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
-            v.into_iter().map(f32::to_bits).collect()
-        };
         // Each image alone, on one thread (no split of any kind).
         let alone: Vec<u32> = pool(1).install(|| {
             (0..n)

@@ -34,11 +34,10 @@ pub(crate) struct BlockedMap {
 }
 
 impl BlockedMap {
-    /// A zero map.
-    fn zeros(n: usize, c: usize, cib: usize, (h, w): (usize, usize), border: usize) -> Self {
-        let len = n * c.div_ceil(cib) * (h + 2 * border) * (w + 2 * border) * cib;
+    /// A map of these dimensions with no values yet (`data` empty): its layout only.
+    fn empty(n: usize, c: usize, cib: usize, (h, w): (usize, usize), border: usize) -> Self {
         BlockedMap {
-            data: vec![0.0; len],
+            data: Vec::new(),
             n,
             c,
             cib,
@@ -48,21 +47,20 @@ impl BlockedMap {
         }
     }
 
+    /// A zero map.
+    fn zeros(n: usize, c: usize, cib: usize, (h, w): (usize, usize), border: usize) -> Self {
+        let mut map = BlockedMap::empty(n, c, cib, (h, w), border);
+        map.data = vec![0.0; map.n * map.image()];
+        map
+    }
+
     /// A map of `LANES`-channel blocks to be filled by a convolution: only its border is
     /// written here (zeros); the caller writes every interior value, lanes past `c` included,
     /// before [`Unwritten::assume_written`]. A convolution's output is written in full anyway,
     /// and zeroing it first was a serial pass over memory as large as the output (about 45 MB
     /// for one ResNet-50 image, by its layer sizes).
     fn unwritten(n: usize, c: usize, (h, w): (usize, usize), border: usize) -> Unwritten {
-        let mut map = BlockedMap {
-            data: Vec::new(),
-            n,
-            c,
-            cib: LANES,
-            h,
-            w,
-            border,
-        };
+        let mut map = BlockedMap::empty(n, c, LANES, (h, w), border);
         let len = map.n * map.image();
         let mut data = Vec::with_capacity(len);
         let spare = &mut data.spare_capacity_mut()[..len];

@@ -149,8 +149,10 @@ mod tests {
         let three = pool(3);
         for xs in [xs.clone(), xs.narrow(0, 1, 1).unwrap()] {
             let alone = one.install(|| bits(net.features_t(&xs, false).unwrap()));
-            // On a pool of three (already on it, so the pass's `in_pool` only lowers the
-            // threshold): layers from 256 k multiply-adds split three ways.
+            // On a pool of three: the batch of 3 is split into one image per thread
+            // (`batch_pass`); the single image is not, and since the pass is already on the
+            // pool, `in_pool` only lowers the threshold: layers from 256 k multiply-adds split
+            // three ways.
             let split = three.install(|| bits(net.features_t(&xs, false).unwrap()));
             // From this thread, outside any pool: the pass is handed to the global pool.
             let handed = bits(net.features_t(&xs, false).unwrap());

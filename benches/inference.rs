@@ -21,9 +21,13 @@ use radbench::models::cnn::train::trainable_params;
 use radbench::models::cnn::unet::{UNet, UNetConfig};
 use std::time::{Duration, Instant};
 
-/// Runs `f` `n` times and prints its p50 / p95 wall time.
+/// Runs `f` 3 times untimed, then `n` times, and prints its p50 / p95 wall time. The method is
+/// the onnxruntime script's (`inference_anchors/onnx_resnet.py`: 3 warm-up runs, 30 timed, the
+/// sorted times' elements 15 and 28), so the two latency lines compare like for like.
 fn print_latency(name: &str, n: usize, mut f: impl FnMut()) {
-    f();
+    for _ in 0..3 {
+        f();
+    }
     let mut times: Vec<f64> = (0..n)
         .map(|_| {
             let t = Instant::now();
@@ -32,7 +36,8 @@ fn print_latency(name: &str, n: usize, mut f: impl FnMut()) {
         })
         .collect();
     times.sort_by(f64::total_cmp);
-    let pick = |q: f64| times[((q * (n - 1) as f64).round() as usize).min(n - 1)];
+    // n = 30 picks elements 15 and 28, as the anchor script does.
+    let pick = |q: f64| times[((q * n as f64) as usize).min(n - 1)];
     eprintln!(
         "{name}: batch-1 latency p50 {:.2} ms, p95 {:.2} ms ({n} runs)",
         pick(0.5),
@@ -81,7 +86,7 @@ fn classifier_rows(
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(5));
     let x1 = input(1, channels, hw);
-    print_latency(name, 20, || {
+    print_latency(name, 30, || {
         net.forward_t(&x1, false).expect("forward");
     });
     for batch in [1, big_batch] {
@@ -117,7 +122,7 @@ pub fn benches(c: &mut Criterion) {
     let mut unet = UNet::new(&unet_cfg, vb).expect("unet");
     unet.fold_batch_norm().expect("fold");
     let x1 = input(1, 1, 64);
-    print_latency("unet32-1x64x64", 20, || {
+    print_latency("unet32-1x64x64", 30, || {
         unet.forward_t(&x1, false).expect("forward");
     });
     let mut group = c.benchmark_group("cnn-inference/unet32-1x64x64");

@@ -228,6 +228,8 @@ struct Job<'a> {
     residual: Option<&'a BlockedMap>,
     relu: bool,
     out: Raw,
+    /// The stride `x` is read with: the convolution's, or 1 where `x` was subsampled for it.
+    stride: usize,
     /// Output geometry: `(oh, ow)`, border, values per row, per block plane, per image.
     oh: usize,
     ow: usize,
@@ -345,11 +347,21 @@ impl PackedConv {
         if residual.is_some_and(|r| !out.layout().same_layout(r)) {
             candle_core::bail!("packed conv: residual does not match the output")
         }
+        // A strided 1×1 convolution runs as a stride-1 one on the pixels it reads: each output
+        // value is the same sum in the same order, so no bit changes.
+        let subsampled;
+        let (x, stride) = if g.kernel == 1 && g.stride > 1 && g.padding == 0 {
+            subsampled = x.subsampled(g.stride, (oh, ow));
+            (&subsampled, 1)
+        } else {
+            (x, g.stride)
+        };
         let job = Job {
             conv: self,
             x,
             residual,
             relu,
+            stride,
             out: Raw(out.as_mut_ptr()),
             oh,
             ow,
@@ -381,6 +393,7 @@ impl PackedConv {
             residual: None,
             relu: false,
             out: Raw(out.data.as_mut_ptr()),
+            stride: 1,
             oh: x.h,
             ow: x.w,
             border: out.border,
@@ -432,7 +445,7 @@ impl Job<'_> {
     /// large. Within an item every group sweeps the same tiles, so a range's input is read from
     /// cache by all groups but the first (the groups of a 1×1 convolution with many input
     /// channels otherwise each streamed the whole input from memory, at 8–16 G multiply-adds/s
-    /// instead of 30–50).
+    /// instead of 30–50). How many ranges and spans: [`item_split`].
     fn dispatch(&self, shapes: &[(usize, usize)], macs: usize, run: impl Fn(Tiles) + Sync) {
         let g = self.conv.geom;
         let obn = g.c_out.div_ceil(LANES);
@@ -451,23 +464,29 @@ impl Job<'_> {
             rayon::current_num_threads()
         };
         // Input values a tile reads (taps overlap, strides skip: pixels × stride² × channels).
-        let tile_bytes = r * g.stride * g.stride * self.x.blocks() * self.x.cib * 4;
-        let by_cache = (RANGE_INPUT_BYTES / tile_bytes).max(1);
+        let in_values = self.x.blocks() * self.x.cib;
+        let tile_bytes = r * self.stride * self.stride * in_values * 4;
+        let group_weight_bytes = in_values * g.kernel * g.kernel * cb * LANES * 4;
         // About eight items per thread, so uneven items still balance.
-        let per_range = by_cache.min(tiles.div_ceil(8 * threads)).max(1);
-        let ranges = tiles.div_ceil(per_range);
-        let per_span = groups.div_ceil((8 * threads).div_ceil(ranges)).max(1);
-        let spans = groups.div_ceil(per_span);
+        let (ranges, spans) = item_split(ItemSplit {
+            tiles,
+            groups,
+            max_per_range: (RANGE_INPUT_BYTES / tile_bytes).max(1),
+            items: 8 * threads,
+            input_bytes: tiles * tile_bytes,
+            weight_bytes: groups * group_weight_bytes,
+        });
+        // Ranges and spans as even as whole tiles and groups allow.
         let item = |k: usize| {
             let (range, span) = (k / spans, k % spans);
-            let first = range * per_range;
-            for group in span * per_span..((span + 1) * per_span).min(groups) {
+            let (first, last) = (range * tiles / ranges, (range + 1) * tiles / ranges);
+            for group in span * groups / spans..(span + 1) * groups / spans {
                 run(Tiles {
                     cb,
                     r,
                     group,
                     first,
-                    last: (first + per_range).min(tiles),
+                    last,
                 });
             }
         };
@@ -518,7 +537,7 @@ unsafe fn run_tiles<V: Lanes>(job: &Job<'_>, t: Tiles) {
 unsafe fn tiles<V: Lanes, const CB: usize, const R: usize>(job: &Job<'_>, t: Tiles) {
     let conv = job.conv;
     let x = job.x;
-    let (k, s, cib) = (conv.geom.kernel, conv.geom.stride, conv.cib);
+    let (k, s, cib) = (conv.geom.kernel, job.stride, conv.cib);
     let (cbn, taps) = (x.blocks(), k * k);
     let (in_row, in_plane, in_image) = (x.row(), x.plane(), x.image());
     let panel = conv.panel;
@@ -620,6 +639,7 @@ unsafe fn accumulate<V: Lanes, const CB: usize, const R: usize>(
 mod concat;
 #[path = "blocked_threads.rs"]
 mod threads;
+use threads::{ItemSplit, item_split};
 pub(crate) use threads::{Unsplit, batch_pass, serial_below_macs};
 #[path = "blocked_pool.rs"]
 mod pool;

@@ -1,6 +1,7 @@
 //! Pooling on the channel-blocked layout ([`super::BlockedMap`]): the 3×3 stride-2 max pool
 //! (ResNet and Inception stems, Inception's grid reduction), the 2×2 max pool (U-Net), the 3×3
-//! stride-1 average pool (Inception's pool branch) and the global average pool before a head.
+//! stride-1 average pool (Inception's pool branch), the global average pool before a head, and
+//! the subsampling a strided 1×1 convolution reads.
 
 use super::{BlockedMap, min_chunks_per_task};
 use crate::models::cnn::lanes::{Backend, LANES, Lanes, Scalar};
@@ -32,6 +33,33 @@ impl BlockedMap {
                 }
             }
         }
+        out
+    }
+
+    /// Every `stride`-th pixel of each row and column from the first, as a map of `(oh, ow)`
+    /// pixels with no border: the only input values a 1×1 convolution of that stride (and no
+    /// padding) reads, packed so that it can run as a stride-1 one.
+    ///
+    /// A strided 1×1 tile takes each pixel's channels from its own cache line, twice as far
+    /// apart as the pixels of a stride-1 tile, and measured slower per multiply-add than the
+    /// copy costs (ResNet-50's 1024→2048 shortcut at 7×7, 2 threads: 1.55 → 1.09 ms with it).
+    pub(crate) fn subsampled(&self, stride: usize, (oh, ow): (usize, usize)) -> BlockedMap {
+        debug_assert!((oh - 1) * stride < self.h && (ow - 1) * stride < self.w);
+        let mut out = BlockedMap::empty(self.n, self.c, self.cib, (oh, ow), 0);
+        let mut data = Vec::with_capacity(out.n * out.image());
+        let (cib, row, plane) = (self.cib, self.row(), self.plane());
+        for image in self.data.chunks_exact(self.image()) {
+            for block in image.chunks_exact(plane) {
+                for y in 0..oh {
+                    let line = (y * stride + self.border) * row + self.border * cib;
+                    for x in 0..ow {
+                        let at = line + x * stride * cib;
+                        data.extend_from_slice(&block[at..at + cib]);
+                    }
+                }
+            }
+        }
+        out.data = data;
         out
     }
 

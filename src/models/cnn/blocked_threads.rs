@@ -1,6 +1,7 @@
 //! How a blocked inference pass uses rayon's threads: a batch is split into one share of whole
-//! images per thread ([`batch_pass`]), a pass is handed to the pool once ([`in_pool`]), and a
-//! convolution splits across threads only above a size ([`serial_below_macs`]).
+//! images per thread ([`batch_pass`]), a pass is handed to the pool once ([`in_pool`]), a
+//! convolution splits across threads only above a size ([`serial_below_macs`]), and into work
+//! items of tiles and output blocks as [`item_split`] says.
 
 use candle_core::{Result, Tensor};
 use rayon::prelude::*;
@@ -105,6 +106,45 @@ pub(crate) fn batch_pass(
     Tensor::cat(&parts, 0)
 }
 
+/// The work of one convolution, for [`item_split`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ItemSplit {
+    /// Register tiles of output pixels.
+    pub(crate) tiles: usize,
+    /// Groups of output blocks (one register tile's worth each).
+    pub(crate) groups: usize,
+    /// The most tiles a range may hold (its input must stay in the second-level cache).
+    pub(crate) max_per_range: usize,
+    /// Items wanted, where there are that many (tile, group) pairs.
+    pub(crate) items: usize,
+    /// Input bytes all tiles read.
+    pub(crate) input_bytes: usize,
+    /// Weight bytes all groups read.
+    pub(crate) weight_bytes: usize,
+}
+
+/// `(ranges, spans)`: a convolution's work items are every (tile range, group span) pair,
+/// ranges and spans as even as whole tiles and groups allow.
+///
+/// Every range reads all the weights once (each group's panel, then reused from cache over the
+/// range's tiles), and every span reads all the input once (each range's, then reused over the
+/// span's groups). Of the splits into at least `items` items (or one per tile and group where
+/// there are fewer) with ranges no larger than `max_per_range`, this takes the one that reads
+/// the fewest bytes. Splitting by tiles first (the rule before) read a ResNet-50's last-stage
+/// weights once per tile range, ten times for a 7×7 map at batch 1: 4 MB per layer ten times,
+/// where its input is 100–400 kB.
+pub(crate) fn item_split(w: ItemSplit) -> (usize, usize) {
+    let (tiles, groups) = (w.tiles.max(1), w.groups.max(1));
+    let items = w.items.clamp(1, tiles * groups);
+    let fewest = tiles.div_ceil(w.max_per_range.max(1));
+    (fewest..=fewest.max(items.min(tiles)))
+        .map(|ranges| (ranges, items.div_ceil(ranges).min(groups)))
+        .filter(|&(ranges, spans)| ranges * spans >= items)
+        // `min_by_key` keeps the first of equals: ties go to fewer ranges.
+        .min_by_key(|&(ranges, spans)| ranges * w.weight_bytes + spans * w.input_bytes)
+        .unwrap_or((fewest, 1))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,6 +224,57 @@ mod tests {
         for threads in [2, 3, 8] {
             let got = pool(threads).install(|| bits(net.features_t(&xs, false).unwrap()));
             assert_eq!(got, alone, "{threads} threads");
+        }
+    }
+
+    fn split(
+        tiles: usize,
+        groups: usize,
+        max_per_range: usize,
+        input: usize,
+        weights: usize,
+    ) -> (usize, usize) {
+        item_split(ItemSplit {
+            tiles,
+            groups,
+            max_per_range,
+            items: 16,
+            input_bytes: input,
+            weight_bytes: weights,
+        })
+    }
+
+    #[test]
+    fn weight_heavy_layers_split_by_output_blocks_and_input_heavy_ones_by_tiles() {
+        // ResNet-50's 2048→512 1×1 at 7×7, batch 1: 10 tiles, 16 groups, 4 MB of weights,
+        // 400 kB of input, ranges of at most 6 tiles. Two ranges (the fewest), eight spans.
+        assert_eq!(split(10, 16, 6, 400 << 10, 4 << 20), (2, 8));
+        // Its 64→256 1×1 at 56×56: 628 tiles, 8 groups, 64 kB of weights, 800 kB of input:
+        // sixteen ranges, one span.
+        assert_eq!(split(628, 8, 204, 800 << 10, 64 << 10), (16, 1));
+    }
+
+    #[test]
+    fn an_item_split_covers_the_work_in_enough_items_within_the_range_bound() {
+        for tiles in [1, 2, 5, 10, 17, 40, 628] {
+            for groups in [1, 2, 3, 16, 64] {
+                for max_per_range in [1, 3, 6, 1000] {
+                    for (input, weights) in [(1, 1 << 20), (1 << 20, 1), (1000, 1000)] {
+                        let (ranges, spans) = split(tiles, groups, max_per_range, input, weights);
+                        let case = (tiles, groups, max_per_range, input, weights);
+                        assert!((1..=tiles).contains(&ranges), "{case:?}: {ranges}");
+                        assert!((1..=groups).contains(&spans), "{case:?}: {spans}");
+                        // Even ranges: the largest has ⌈tiles / ranges⌉ tiles.
+                        assert!(
+                            tiles.div_ceil(ranges) <= max_per_range,
+                            "{case:?}: {ranges}"
+                        );
+                        // As many items as asked for, or one per (tile, group).
+                        let items = ranges * spans;
+                        assert!(items >= 16.min(tiles * groups), "{case:?}: {items}");
+                    }
+                }
+            }
         }
     }
 }

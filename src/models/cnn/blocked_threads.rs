@@ -142,6 +142,7 @@ pub(crate) fn item_split(w: ItemSplit) -> (usize, usize) {
         .filter(|&(ranges, spans)| ranges * spans >= items)
         // `min_by_key` keeps the first of equals: ties go to fewer ranges.
         .min_by_key(|&(ranges, spans)| ranges * w.weight_bytes + spans * w.input_bytes)
+        // Never taken: the most ranges tried always give enough items.
         .unwrap_or((fewest, 1))
 }
 
@@ -244,14 +245,30 @@ mod tests {
         })
     }
 
+    /// [`split`] of a batch-1 1×1 convolution from `c_in` to `c_out` channels on an `hw` map,
+    /// in 4-block × 5-pixel tiles, as `dispatch` sizes it (256 kB of input per range).
+    fn split_1x1(c_in: usize, c_out: usize, hw: usize) -> (usize, usize) {
+        let tiles = (hw * hw).div_ceil(5);
+        let groups = c_out / 32;
+        let tile_bytes = 5 * c_in * 4;
+        let group_weight_bytes = c_in * 32 * 4;
+        split(
+            tiles,
+            groups,
+            (256 << 10) / tile_bytes,
+            tiles * tile_bytes,
+            groups * group_weight_bytes,
+        )
+    }
+
     #[test]
     fn weight_heavy_layers_split_by_output_blocks_and_input_heavy_ones_by_tiles() {
-        // ResNet-50's 2048→512 1×1 at 7×7, batch 1: 10 tiles, 16 groups, 4 MB of weights,
-        // 400 kB of input, ranges of at most 6 tiles. Two ranges (the fewest), eight spans.
-        assert_eq!(split(10, 16, 6, 400 << 10, 4 << 20), (2, 8));
-        // Its 64→256 1×1 at 56×56: 628 tiles, 8 groups, 64 kB of weights, 800 kB of input:
+        // ResNet-50's 2048→512 1×1 at 7×7: 10 tiles, 16 groups, 4 MB of weights, 400 kB of
+        // input, ranges of at most 6 tiles. Two ranges (the fewest), eight spans.
+        assert_eq!(split_1x1(2048, 512, 7), (2, 8));
+        // Its 64→256 1×1 at 56×56: 628 tiles, 8 groups, 64 kB of weights, 785 kB of input:
         // sixteen ranges, one span.
-        assert_eq!(split(628, 8, 204, 800 << 10, 64 << 10), (16, 1));
+        assert_eq!(split_1x1(64, 256, 56), (16, 1));
     }
 
     #[test]

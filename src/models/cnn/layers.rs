@@ -8,6 +8,7 @@
 //! subtract, divide, multiply, add and ReLU.
 
 use super::fastconv::FusedConv;
+use super::trainbn::batch_norm_train;
 use candle_core::{Module, ModuleT, Result, Tensor};
 use candle_nn::{BatchNorm, BatchNormConfig, Conv2d, Conv2dConfig, VarBuilder};
 
@@ -79,7 +80,8 @@ impl ConvBn {
     pub fn forward_t(&self, xs: &Tensor, train: bool) -> Result<Tensor> {
         match (&self.folded, train) {
             (Some(folded), false) => folded.forward(xs, false),
-            _ => self.bn.forward_t(&self.conv_t(xs)?, train),
+            (_, true) => batch_norm_train(&self.bn, &self.conv_t(xs)?, false),
+            (None, false) => self.bn.forward_t(&self.conv_t(xs)?, false),
         }
     }
 
@@ -93,7 +95,8 @@ impl ConvBn {
     pub fn forward_relu_t(&self, xs: &Tensor, train: bool) -> Result<Tensor> {
         match (&self.folded, train) {
             (Some(folded), false) => folded.forward(xs, true),
-            _ => self.forward_t(xs, train)?.relu(),
+            (_, true) => batch_norm_train(&self.bn, &self.conv_t(xs)?, true),
+            (None, false) => self.forward_t(xs, false)?.relu(),
         }
     }
 

@@ -9,6 +9,7 @@
 //! the gradient between them (PyTorch routes it to the first), both valid subgradients.
 
 use super::conv3d::{Conv3dShape, FusedConv3d, conv3d};
+use super::trainbn::batch_norm_train;
 use candle_core::{ModuleT, Result, Tensor};
 use candle_nn::{BatchNorm, BatchNormConfig, VarBuilder};
 
@@ -65,9 +66,10 @@ impl ConvBn3d {
     pub fn forward_t(&self, xs: &Tensor, train: bool) -> Result<Tensor> {
         match (&self.folded, train) {
             (Some(folded), false) => folded.forward(xs, false),
-            _ => self
+            (_, true) => batch_norm_train(&self.bn, &conv3d(xs, &self.weight, self.shape)?, false),
+            (None, false) => self
                 .bn
-                .forward_t(&conv3d(xs, &self.weight, self.shape)?, train),
+                .forward_t(&conv3d(xs, &self.weight, self.shape)?, false),
         }
     }
 
@@ -75,7 +77,8 @@ impl ConvBn3d {
     pub fn forward_relu_t(&self, xs: &Tensor, train: bool) -> Result<Tensor> {
         match (&self.folded, train) {
             (Some(folded), false) => folded.forward(xs, true),
-            _ => self.forward_t(xs, train)?.relu(),
+            (_, true) => batch_norm_train(&self.bn, &conv3d(xs, &self.weight, self.shape)?, true),
+            (None, false) => self.forward_t(xs, false)?.relu(),
         }
     }
 

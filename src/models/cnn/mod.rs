@@ -62,6 +62,7 @@ pub mod segment;
 pub mod segment3d;
 pub mod store;
 pub mod train;
+pub mod trainbn;
 pub mod trainconv;
 pub mod transfer;
 pub mod unet;

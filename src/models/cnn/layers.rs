@@ -180,6 +180,16 @@ pub fn max_pool_3x3_s2_p1(xs: &Tensor) -> Result<Tensor> {
         // No gradient needed (inference): one pass, equal to pooling the zero-padded input.
         return super::fastpool::max_pool_3x3_s2_zero_pad(xs);
     }
+    if xs.dtype() == candle_core::DType::F32 && xs.device().is_cpu() {
+        // The same arithmetic as `max_pool_separable`, in one sweep each way.
+        return super::trainpool::max_pool_3x3_s2_p1_train(xs);
+    }
+    max_pool_separable(xs)
+}
+
+/// The differentiable pool as candle tensor ops (see [`max_pool_3x3_s2_p1`]); the reference
+/// that [`super::trainpool`] reproduces bit for bit.
+pub(crate) fn max_pool_separable(xs: &Tensor) -> Result<Tensor> {
     let (_, _, h, w) = xs.dims4()?;
     let (oh, ow) = ((h.max(1) - 1) / 2 + 1, (w.max(1) - 1) / 2 + 1);
     let xp = xs

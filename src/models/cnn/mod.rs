@@ -64,6 +64,7 @@ pub mod store;
 pub mod train;
 pub mod trainbn;
 pub mod trainconv;
+pub mod trainpool;
 pub mod transfer;
 pub mod unet;
 pub mod unet3d;

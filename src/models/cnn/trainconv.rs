@@ -123,6 +123,14 @@ impl CustomOp2 for TrainConv {
             (&cols, wide, 1),
             par,
         )?;
+        // The network's input (a plain tensor, not a variable) needs no gradient: skipping it
+        // saves the stem's largest product and its scatter.
+        if !xs.track_op() {
+            return Ok((
+                None,
+                Some(Tensor::from_vec(grad_w, weight.shape(), weight.device())?),
+            ));
+        }
         // ∂cols[depth, b·P] = Wᵀ[depth, c_out] · ∂Y[c_out, b·P], then back onto each image.
         let mut dcols = cols;
         matmul(

@@ -141,7 +141,8 @@ impl Plane {
                 }
             }
         }
-        // The row pass's gradient, onto the padded input; only the inside is kept.
+        // The row pass's gradient, onto the padded input; only the inside is kept. Summing
+        // into +0 is candle's `0 + g` accumulation.
         grad_x.fill(0f32);
         for i in 0..self.oh {
             for q in 0..rw {
@@ -154,9 +155,6 @@ impl Plane {
                     }
                 }
             }
-        }
-        for v in grad_x.iter_mut() {
-            *v = 0f32 + *v;
         }
     }
 }

@@ -34,6 +34,9 @@
 //!   identical bits. [`fastconv::FusedConv`] holds the folded weights (and runs them as one
 //!   im2col + GEMM custom op where no blocked plan exists); [`trainconv::conv2d`] is the
 //!   trainable convolution (GEMM forward and backward) used everywhere else.
+//!   [`trainbn::batch_norm_train`] (batch norm with batch statistics, ReLU fused) and
+//!   [`trainpool::max_pool_3x3_s2_p1_train`] (the stem's pool) are single training ops that
+//!   compute exactly what the candle tensor ops they replace computed, in one sweep each way.
 //!
 //! Determinism: results are bit-identical on rerun and independent of candle's thread count
 //! (`RAYON_NUM_THREADS`); the test `cnn_determinism` proves both on a tiny net.

@@ -5,7 +5,8 @@
 //! identity `w' = w·γ/√(σ²+ε)`, `b' = β − μ·γ/√(σ²+ε)` (as onnxruntime's Conv+BN fusion), done
 //! once by [`ClassifierNet::fold_batch_norm`] after training so that inference runs one
 //! fused convolution ([`FusedConv`]: bias, residual and ReLU in its epilogue) instead of conv,
-//! subtract, divide, multiply, add and ReLU.
+//! subtract, divide, multiply, add and ReLU. In training, batch norm and a following ReLU run
+//! as one op, [`batch_norm_train`], with candle-nn's arithmetic.
 
 use super::fastconv::FusedConv;
 use super::trainbn::batch_norm_train;

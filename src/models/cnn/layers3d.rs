@@ -3,7 +3,8 @@
 //!
 //! Principal items: [`ConvBn3d`], [`max_pool3d`], [`avg_pool3d`], [`adaptive_avg_pool3d`].
 //! Batch norm over `[b, c, d, h, w]` is candle's `BatchNorm` (it normalises over every axis but
-//! the channel one, as PyTorch's `BatchNorm3d`). Pooling is separable (one axis after the other,
+//! the channel one, as PyTorch's `BatchNorm3d`); in training it runs as
+//! [`batch_norm_train`], the same arithmetic in one op. Pooling is separable (one axis after the other,
 //! exact for max and for averages that count the padding), built from strided views so that
 //! candle's autograd gives the backward pass; where window entries tie, candle's `maximum` splits
 //! the gradient between them (PyTorch routes it to the first), both valid subgradients.

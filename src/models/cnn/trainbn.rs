@@ -16,6 +16,7 @@
 //! `0 + ·` only touches signed zeros. So training gives the same bits as with candle-nn's layer;
 //! the tests compare outputs, running statistics and all three gradients bit for bit.
 
+use super::fastconv::contiguous_f32;
 use candle_core::cpu::kernels::VecOps;
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor, Var};
 use candle_nn::BatchNorm;
@@ -148,13 +149,6 @@ fn scatter(rows: &[f32], (batch, channels, plane): (usize, usize, usize)) -> Vec
     out
 }
 
-fn slice_f32<'a>(storage: &'a CpuStorage, layout: &Layout) -> Result<&'a [f32]> {
-    match layout.contiguous_offsets() {
-        Some((start, end)) => Ok(&storage.as_slice::<f32>()?[start..end]),
-        None => candle_core::bail!("batch norm: arguments must be contiguous"),
-    }
-}
-
 impl CustomOp3 for BatchNormTrain {
     fn name(&self) -> &'static str {
         "radbench-batch-norm-train"
@@ -169,8 +163,8 @@ impl CustomOp3 for BatchNormTrain {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let xs = slice_f32(s1, l1)?;
-        let (weight, bias) = (slice_f32(s2, l2)?, slice_f32(s3, l3)?);
+        let xs = contiguous_f32(s1, l1)?;
+        let (weight, bias) = (contiguous_f32(s2, l2)?, contiguous_f32(s3, l3)?);
         let dims = split_dims(l1.shape())?;
         let (batch, channels, plane) = dims;
         let n = batch * plane;

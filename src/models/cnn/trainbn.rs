@@ -91,8 +91,11 @@ struct Stats {
     mean: Vec<f32>,
     /// Biased variance (mean of squared deviations).
     var: Vec<f32>,
-    /// `sqrt(var + eps)`.
-    root: Vec<f32>,
+}
+
+/// `sqrt(var + eps)` as candle forms it: `affine(1, eps)`, then `sqrt`.
+fn root(var: f32, eps: f64) -> f32 {
+    (var * 1.0 + eps as f32).sqrt()
 }
 
 /// The custom op: arguments `xs`, weight `[C]`, bias `[C]`.
@@ -177,9 +180,8 @@ impl CustomOp3 for BatchNormTrain {
         }
         // candle's mean: sum, then `affine(1/n, 0)` with the factor rounded to f32.
         let scale = (1f64 / n as f64) as f32;
-        let eps = self.eps as f32;
         let mut rows = vec![0f32; xs.len()];
-        let per_channel: Vec<(f32, f32, f32)> = rows
+        let per_channel: Vec<(f32, f32)> = rows
             .par_chunks_mut(n)
             .with_min_len(MIN_VALUES_PER_TASK.div_ceil(n))
             .enumerate()
@@ -192,19 +194,18 @@ impl CustomOp3 for BatchNormTrain {
                     d * d
                 }));
                 let var = row_sum(squares) * scale + 0.0;
-                let root = (var * 1.0 + eps).sqrt();
+                let root = root(var, self.eps);
                 let (w, b) = (weight[ch], bias[ch]);
                 for v in row.iter_mut() {
                     let o = (*v - mean) / root * w + b;
                     *v = if self.relu { o.max(0f32) } else { o };
                 }
-                (mean, var, root)
+                (mean, var)
             })
             .collect();
         let stats = Stats {
             mean: per_channel.iter().map(|s| s.0).collect(),
             var: per_channel.iter().map(|s| s.1).collect(),
-            root: per_channel.iter().map(|s| s.2).collect(),
         };
         if self.stats.set(stats).is_err() {
             candle_core::bail!("batch norm: op applied twice")
@@ -241,7 +242,7 @@ impl CustomOp3 for BatchNormTrain {
                 |s, (ch, row)| {
                     let channel = Channel {
                         mean: stats.mean[ch],
-                        root: stats.root[ch],
+                        root: root(stats.var[ch], self.eps),
                         weight: w[ch],
                         bias: b[ch],
                         scale,

@@ -105,50 +105,77 @@ impl CustomOp2 for TrainConv {
                     seg.copy_from_slice(&g[start..start + pixels]);
                 }
             });
-        let mut cols = vec![0f32; depth * wide];
-        let lowering = geom.lowering((h, w), (oh, ow));
-        cols.par_chunks_mut(wide).enumerate().for_each(|(r, row)| {
-            for (i, seg) in row.chunks_mut(pixels).enumerate() {
-                lowering.row(&x[i * in_len..(i + 1) * in_len], r, seg);
-            }
-        });
-        // Both gradient GEMMs have c_out·depth·b·P multiply-adds.
-        let par = gemm_parallelism(geom.c_out, depth, wide);
-        // ∂W[c_out, depth] = ∂Y[c_out, b·P] · colsᵀ[b·P, depth].
-        let mut grad_w = vec![0f32; geom.c_out * depth];
-        matmul(
-            (geom.c_out, depth, wide),
-            &mut grad_w,
-            (&g_wide, 1, wide),
-            (&cols, wide, 1),
-            par,
-        )?;
-        // The network's input (a plain tensor, not a variable) needs no gradient: skipping it
-        // saves the stem's largest product and its scatter.
-        if !xs.track_op() {
-            return Ok((
-                None,
-                Some(Tensor::from_vec(grad_w, weight.shape(), weight.device())?),
-            ));
-        }
-        // ∂cols[depth, b·P] = Wᵀ[depth, c_out] · ∂Y[c_out, b·P], then back onto each image.
-        let mut dcols = cols;
-        matmul(
-            (depth, wide, geom.c_out),
-            &mut dcols,
-            w_t,
-            (&g_wide, 1, wide),
-            par,
-        )?;
-        let mut grad_x = vec![0f32; b * in_len];
-        grad_x
-            .par_chunks_mut(in_len)
-            .enumerate()
-            .for_each(|(i, dst)| {
-                geom.col2im_add(&dcols[i * pixels..], wide, (h, w), (oh, ow), dst);
+        // The two gradients share only ∂Y and are computed side by side: ∂W from the lowering of
+        // x, ∂x from Wᵀ·∂Y. Their GEMMs have the same c_out·depth·b·P multiply-adds, and a
+        // small-m product (m = c_out) split across threads inside gemm ran slower than on one
+        // thread (gemm packs the left operand serially, then synchronises once per k block).
+        // gemm's value does not depend on how it is threaded, so neither does any result.
+        let threads = candle_core::utils::get_num_threads();
+        let (both, par) = if xs.track_op() && threads > 1 {
+            let half = threads / 2;
+            let par = if half > 1 {
+                gemm::Parallelism::Rayon(half)
+            } else {
+                gemm::Parallelism::None
+            };
+            (true, par)
+        } else {
+            (false, gemm_parallelism(geom.c_out, depth, wide))
+        };
+        let weight_grad = || -> Result<Vec<f32>> {
+            let mut cols = vec![0f32; depth * wide];
+            let lowering = geom.lowering((h, w), (oh, ow));
+            cols.par_chunks_mut(wide).enumerate().for_each(|(r, row)| {
+                for (i, seg) in row.chunks_mut(pixels).enumerate() {
+                    lowering.row(&x[i * in_len..(i + 1) * in_len], r, seg);
+                }
             });
+            // ∂W[c_out, depth] = ∂Y[c_out, b·P] · colsᵀ[b·P, depth].
+            let mut grad_w = vec![0f32; geom.c_out * depth];
+            matmul(
+                (geom.c_out, depth, wide),
+                &mut grad_w,
+                (&g_wide, 1, wide),
+                (&cols, wide, 1),
+                par,
+            )?;
+            Ok(grad_w)
+        };
+        let input_grad = || -> Result<Vec<f32>> {
+            // ∂cols[depth, b·P] = Wᵀ[depth, c_out] · ∂Y[c_out, b·P], then back onto each image.
+            let mut dcols = vec![0f32; depth * wide];
+            matmul(
+                (depth, wide, geom.c_out),
+                &mut dcols,
+                w_t,
+                (&g_wide, 1, wide),
+                par,
+            )?;
+            let mut grad_x = vec![0f32; b * in_len];
+            grad_x
+                .par_chunks_mut(in_len)
+                .enumerate()
+                .for_each(|(i, dst)| {
+                    geom.col2im_add(&dcols[i * pixels..], wide, (h, w), (oh, ow), dst);
+                });
+            Ok(grad_x)
+        };
+        let (grad_w, grad_x) = if both {
+            let (grad_w, grad_x) = rayon::join(weight_grad, input_grad);
+            (grad_w?, Some(grad_x?))
+        } else if xs.track_op() {
+            (weight_grad()?, Some(input_grad()?))
+        } else {
+            // The network's input (a plain tensor, not a variable) needs no gradient: skipping
+            // it saves the stem's largest product and its scatter.
+            (weight_grad()?, None)
+        };
+        let grad_x = match grad_x {
+            Some(v) => Some(Tensor::from_vec(v, xs.shape(), xs.device())?),
+            None => None,
+        };
         Ok((
-            Some(Tensor::from_vec(grad_x, xs.shape(), xs.device())?),
+            grad_x,
             Some(Tensor::from_vec(grad_w, weight.shape(), weight.device())?),
         ))
     }

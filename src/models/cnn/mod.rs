@@ -58,6 +58,7 @@ pub(crate) mod lanes;
 pub mod layers;
 pub mod layers3d;
 pub mod optim;
+pub(crate) mod param_update;
 pub mod resnet;
 pub mod resnet3d;
 pub(crate) mod resnet_infer;

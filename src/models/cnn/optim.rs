@@ -10,8 +10,10 @@
 //! summed in name order so that it is reproducible.
 
 use super::CnnError;
+use super::fastconv::contiguous_f32;
+use super::param_update;
 use candle_core::backprop::GradStore;
-use candle_core::{DType, Tensor, Var};
+use candle_core::{Storage, Tensor, Var};
 
 /// A trainable variable with its name and learning-rate multiplier.
 #[derive(Debug, Clone)]
@@ -127,8 +129,10 @@ impl Schedule {
 /// Per-parameter optimiser state.
 #[derive(Debug, Clone, Default)]
 struct State {
-    first: Option<Tensor>,
-    second: Option<Tensor>,
+    /// AdamW's first moment or SGD's momentum buffer (empty before the first step).
+    first: Vec<f32>,
+    /// AdamW's second moment.
+    second: Vec<f32>,
 }
 
 /// An optimiser over a fixed, ordered list of parameters.
@@ -164,11 +168,7 @@ impl Optimizer {
         let mut sum = 0.0f64;
         for p in &self.params {
             if let Some(g) = grads.get(p.var.as_tensor()) {
-                sum += g
-                    .sqr()?
-                    .sum_all()?
-                    .to_dtype(DType::F64)?
-                    .to_scalar::<f64>()?;
+                sum += with_values(g, param_update::sum_of_squares)? as f64;
             }
         }
         Ok(sum.sqrt())
@@ -200,16 +200,6 @@ impl Optimizer {
             let Some(g) = grads.get(p.var.as_tensor()) else {
                 continue;
             };
-            // candle detaches the gradients it propagates but not the sums it stores for leaf
-            // variables (the `*sum = sum.add(..)` paths of matmul, conv-transpose, …), so a
-            // stored gradient can hold the step's whole forward graph; moments built from it
-            // would chain every step's graph and grow memory without bound.
-            let g = g.detach();
-            let g = if grad_scale != 1.0 {
-                (g * grad_scale)?
-            } else {
-                g
-            };
             let w = p.var.as_tensor();
             let lr = lr * p.lr_scale;
             let decay = if w.rank() >= 2 {
@@ -217,54 +207,68 @@ impl Optimizer {
             } else {
                 0.0
             };
-            let updated = match self.kind {
-                OptimizerKind::Adamw { beta1, beta2, eps } => {
-                    let m = match &st.first {
-                        Some(m) => ((m * beta1)? + (&g * (1.0 - beta1))?)?,
-                        None => (&g * (1.0 - beta1))?,
-                    };
-                    let v = match &st.second {
-                        Some(v) => ((v * beta2)? + (g.sqr()? * (1.0 - beta2))?)?,
-                        None => (g.sqr()? * (1.0 - beta2))?,
-                    };
-                    let m_hat = (&m / (1.0 - beta1.powi(t)))?;
-                    let v_hat = (&v / (1.0 - beta2.powi(t)))?;
-                    st.first = Some(m);
-                    st.second = Some(v);
-                    let decayed = (w * (1.0 - lr * decay))?;
-                    let step = (m_hat / (v_hat.sqrt()? + eps)?)?;
-                    (decayed - (step * lr)?)?
-                }
-                OptimizerKind::Sgd { momentum, nesterov } => {
-                    let g = if decay > 0.0 { (&g + (w * decay)?)? } else { g };
-                    let direction = if momentum > 0.0 {
-                        let buf = match &st.first {
-                            Some(b) => ((b * momentum)? + &g)?,
-                            None => g.clone(),
+            // The update reads the gradient's values where candle stored them and writes the
+            // weights and the moment vectors in place, so no state refers to candle's graph
+            // (candle does not detach the sums it stores for leaf variables, and moments built
+            // from them with tensor ops chained every step's graph).
+            let first = st.first.is_empty();
+            let n = w.elem_count();
+            let kind = self.kind;
+            let update = |values: &mut [f32]| -> Result<(), CnnError> {
+                with_values(g, |g| match kind {
+                    OptimizerKind::Adamw { beta1, beta2, eps } => {
+                        if first {
+                            (st.first, st.second) = (vec![0.0; n], vec![0.0; n]);
+                        }
+                        let constants = param_update::AdamwStep {
+                            grad_scale,
+                            beta1,
+                            beta2,
+                            eps,
+                            t,
+                            lr,
+                            decay,
                         };
-                        let d = if nesterov {
-                            (&g + (&buf * momentum)?)?
-                        } else {
-                            buf.clone()
+                        let moments = (st.first.as_mut_slice(), st.second.as_mut_slice());
+                        param_update::adamw(values, g, moments, first, constants);
+                    }
+                    OptimizerKind::Sgd { momentum, nesterov } => {
+                        if first && momentum > 0.0 {
+                            st.first = vec![0.0; n];
+                        }
+                        let constants = param_update::SgdStep {
+                            grad_scale,
+                            momentum,
+                            nesterov,
+                            lr,
+                            decay,
                         };
-                        st.first = Some(buf);
-                        d
-                    } else {
-                        g
-                    };
-                    (w - (direction * lr)?)?
-                }
+                        param_update::sgd(values, g, &mut st.first, first, constants);
+                    }
+                })
             };
-            p.var.set(&updated)?;
+            w.inplace_op1(&param_update::InPlace::new(update))?;
         }
         Ok(())
+    }
+}
+
+/// Runs `f` over the contiguous f32 values of `t` without copying them when `t` is contiguous.
+fn with_values<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> R) -> Result<R, CnnError> {
+    let t = t.contiguous()?;
+    let (storage, layout) = t.storage_and_layout();
+    match &*storage {
+        Storage::Cpu(cpu) => Ok(f(contiguous_f32(cpu, layout)?)),
+        _ => {
+            Err(candle_core::Error::Msg("optimiser: parameters must live on the CPU".into()).into())
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use candle_core::Device;
+    use candle_core::{DType, Device};
 
     fn quadratic_descent(kind: OptimizerKind, lr: f64) -> f32 {
         // Minimise ‖x − 3‖² from x = 0.

@@ -15,10 +15,11 @@ criterion::criterion_group! {
     targets = statistics::benches, extraction::benches, inference::benches, quickstart::benches
 }
 /// As `criterion::criterion_main!`, after the process settings the `radbench` binary applies
-/// (`radbench::process`), so that the CNN rows time what a run does.
+/// (`radbench::process`) and on a rayon worker thread, where the runner runs every cell, so
+/// that the CNN rows time what a run does.
 fn main() {
     radbench::process::configure_for_model_work();
-    benches();
+    radbench::process::on_worker_pool(benches);
     criterion::Criterion::default()
         .configure_from_args()
         .final_summary();

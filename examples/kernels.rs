@@ -267,7 +267,8 @@ fn main() -> ExitCode {
         eprintln!("usage: kernels KERNEL REPS | kernels --list");
         return ExitCode::from(2);
     };
-    match run(kernel, reps) {
+    // On a rayon worker, as the runner runs every cell.
+    match radbench::process::on_worker_pool(|| run(kernel, reps)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("kernels: {e}");

@@ -13,7 +13,8 @@
 //! Reference: Chellapilla et al. 2006 (im2col lowering); PyTorch's `Conv3d` for the semantics
 //! (NCDHW layout, weight `[c_out, c_in, kd, kh, kw]`, zero padding on both sides).
 
-use super::fastconv::{Epilogue, contiguous_f32, gemm_into, matmul};
+use super::fastconv::{Epilogue, contiguous_f32, gemm_into, gemm_rows_into, matmul};
+use super::im2col::Scratch;
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
@@ -166,25 +167,28 @@ impl Geometry3 {
         let [_, oh, ow] = out;
         let (ci, kz, ky, kx) = self.tap(r);
         let vol = &x[ci * d * h * w..(ci + 1) * d * h * w];
-        dst.iter_mut().for_each(|v| *v = 0.0);
         let (first, last) = self.valid_columns(kx, w, ow);
         if first == last {
+            dst.fill(0.0);
             return;
         }
+        // Every value of `dst` is written once (dst may hold stale values from a reused
+        // buffer): zeros where the tap reads padding, the input elsewhere.
         let sx = self.stride[2];
         let x0 = first * sx + kx - self.padding[2];
         let z0 = slices.start;
         for oz in slices {
-            let Some(iz) = self.source(0, oz, kz, d) else {
-                continue;
-            };
+            let iz = self.source(0, oz, kz, d);
             for oy in 0..oh {
-                let Some(iy) = self.source(1, oy, ky, h) else {
+                let at = ((oz - z0) * oh + oy) * ow;
+                let row = &mut dst[at..at + ow];
+                let Some((iz, iy)) = iz.zip(self.source(1, oy, ky, h)) else {
+                    row.fill(0.0);
                     continue;
                 };
                 let src = &vol[(iz * h + iy) * w..(iz * h + iy + 1) * w];
-                let at = ((oz - z0) * oh + oy) * ow;
-                let row = &mut dst[at..at + ow];
+                row[..first].fill(0.0);
+                row[last..].fill(0.0);
                 if sx == 1 {
                     row[first..last].copy_from_slice(&src[x0..x0 + last - first]);
                 } else {
@@ -248,11 +252,12 @@ impl Geometry3 {
 
     /// The im2col matrix of one unit, its volumes side by side: `[depth, count·S]` with `S`
     /// the unit's output voxels per volume.
-    fn cols(&self, x: &[f32], unit: &Unit, geo: ([usize; 3], [usize; 3])) -> Vec<f32> {
+    fn cols(&self, x: &[f32], unit: &Unit, geo: ([usize; 3], [usize; 3])) -> Scratch {
         let in_len = self.c_in * geo.0.iter().product::<usize>();
         let span = unit.slices.len() * geo.1[1] * geo.1[2];
         let wide = unit.count * span;
-        let mut cols = vec![0f32; self.depth() * wide];
+        // A reused buffer: `im2col_row` writes every value, so it needs no zeroing first.
+        let mut cols = Scratch::take(self.depth() * wide);
         cols.par_chunks_mut(wide.max(1))
             .enumerate()
             .for_each(|(r, row)| {
@@ -304,7 +309,43 @@ impl Geometry3 {
             let span = unit.slices.len() * plane;
             let wide = unit.count * span;
             let cols = self.cols(input, &unit, (dims, out));
-            let mut product = vec![0f32; self.c_out * wide];
+            let offset = unit.slices.start * plane;
+            // The epilogue on one channel's slab: `src` holds the product, or `row` itself does.
+            let finish = |co: usize, row: &mut [f32], src: Option<&[f32]>, at: usize| {
+                let bias = epilogue.bias.map_or(0.0, |b| b[co]);
+                let res = epilogue.residual.map(|r| &r[at..at + span]);
+                for (j, v) in row.iter_mut().enumerate() {
+                    let mut y = src.map_or(*v, |s| s[j]) + bias;
+                    if let Some(r) = res {
+                        y += r[j];
+                    }
+                    // `max` keeps NaN out of ReLU's output as candle's relu does.
+                    *v = if epilogue.relu { y.max(0.0) } else { y };
+                }
+            };
+            if unit.count == 1 {
+                // One volume: the product's rows are the output channels' slabs, `voxels`
+                // apart, so gemm writes them in place and the epilogue runs there.
+                let image = &mut output[unit.first * out_len..(unit.first + 1) * out_len];
+                gemm_rows_into(
+                    (self.c_out, wide, self.depth()),
+                    (&mut image[offset..], voxels),
+                    false,
+                    (weight, 1, self.depth()),
+                    (&cols, 1, wide),
+                    par,
+                )?;
+                image
+                    .par_chunks_mut(voxels)
+                    .enumerate()
+                    .for_each(|(co, row)| {
+                        let at = unit.first * out_len + co * voxels + offset;
+                        finish(co, &mut row[offset..offset + span], None, at);
+                    });
+                continue;
+            }
+            // gemm overwrites the product (no accumulation), so a reused buffer will do.
+            let mut product = Scratch::take(self.c_out * wide);
             matmul(
                 (self.c_out, wide, self.depth()),
                 &mut product,
@@ -312,7 +353,6 @@ impl Geometry3 {
                 (&cols, 1, wide),
                 par,
             )?;
-            let offset = unit.slices.start * plane;
             let dst = &mut output[unit.first * out_len..(unit.first + unit.count) * out_len];
             dst.par_chunks_mut(out_len)
                 .enumerate()
@@ -320,17 +360,8 @@ impl Geometry3 {
                     let n = unit.first + i;
                     for (co, row) in image.chunks_mut(voxels).enumerate() {
                         let src = &product[co * wide + i * span..co * wide + (i + 1) * span];
-                        let bias = epilogue.bias.map_or(0.0, |b| b[co]);
                         let at = n * out_len + co * voxels + offset;
-                        let res = epilogue.residual.map(|r| &r[at..at + span]);
-                        for (j, v) in row[offset..offset + span].iter_mut().enumerate() {
-                            let mut y = src[j] + bias;
-                            if let Some(r) = res {
-                                y += r[j];
-                            }
-                            // `max` keeps NaN out of ReLU's output as candle's relu does.
-                            *v = if epilogue.relu { y.max(0.0) } else { y };
-                        }
+                        finish(co, &mut row[offset..offset + span], Some(src), at);
                     }
                 });
         }

@@ -453,8 +453,21 @@ pub(crate) fn matmul(
 
 /// As [`matmul`], adding the product to `dst` when `accumulate`.
 pub(crate) fn gemm_into(
-    (m, n, k): (usize, usize, usize),
+    mnk: (usize, usize, usize),
     dst: &mut [f32],
+    accumulate: bool,
+    lhs: (&[f32], usize, usize),
+    rhs: (&[f32], usize, usize),
+    par: gemm::Parallelism,
+) -> Result<()> {
+    gemm_rows_into(mnk, (dst, mnk.1), accumulate, lhs, rhs, par)
+}
+
+/// As [`gemm_into`], with the rows of `dst` `dst.1` values apart (a block of a larger
+/// row-major matrix). The values do not depend on the stride.
+pub(crate) fn gemm_rows_into(
+    (m, n, k): (usize, usize, usize),
+    (dst, dst_rs): (&mut [f32], usize),
     accumulate: bool,
     lhs: (&[f32], usize, usize),
     rhs: (&[f32], usize, usize),
@@ -463,7 +476,7 @@ pub(crate) fn gemm_into(
     let extent = |(v, cs, rs): (&[f32], usize, usize), rows: usize, cols: usize| {
         rows == 0 || cols == 0 || (rows - 1) * rs + (cols - 1) * cs < v.len()
     };
-    if dst.len() < m * n || !extent(lhs, m, k) || !extent(rhs, k, n) {
+    if dst_rs < n || !extent((dst, 1, dst_rs), m, n) || !extent(lhs, m, k) || !extent(rhs, k, n) {
         candle_core::bail!("conv matmul: operands of {m}×{k}·{k}×{n} out of bounds")
     }
     // SAFETY: the check above keeps every strided access inside the slices, and dst is
@@ -475,7 +488,7 @@ pub(crate) fn gemm_into(
             k,
             dst.as_mut_ptr(),
             1,
-            n as isize,
+            dst_rs as isize,
             accumulate,
             lhs.0.as_ptr(),
             lhs.1 as isize,

@@ -211,6 +211,15 @@ impl Optimizer {
             // weights and the moment vectors in place, so no state refers to candle's graph
             // (candle does not detach the sums it stores for leaf variables, and moments built
             // from them with tensor ops chained every step's graph).
+            // The update holds the weight's storage for writing while it reads the gradient's:
+            // a gradient stored in the weight's own buffer is copied first.
+            let copied;
+            let g = if same_buffer(g, w) {
+                copied = g.copy()?;
+                &copied
+            } else {
+                g
+            };
             let first = st.first.is_empty();
             let n = w.elem_count();
             let kind = self.kind;
@@ -250,6 +259,21 @@ impl Optimizer {
             w.inplace_op1(&param_update::InPlace::new(update))?;
         }
         Ok(())
+    }
+}
+
+/// Whether two CPU tensors share one storage buffer.
+fn same_buffer(a: &Tensor, b: &Tensor) -> bool {
+    let (sa, _) = a.storage_and_layout();
+    let (sb, _) = b.storage_and_layout();
+    match (&*sa, &*sb) {
+        (Storage::Cpu(ca), Storage::Cpu(cb)) => {
+            match (ca.as_slice::<f32>(), cb.as_slice::<f32>()) {
+                (Ok(x), Ok(y)) => std::ptr::eq(x.as_ptr(), y.as_ptr()),
+                _ => false,
+            }
+        }
+        _ => false,
     }
 }
 

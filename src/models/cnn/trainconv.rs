@@ -170,10 +170,9 @@ impl CustomOp2 for TrainConv {
             // it saves the stem's largest product and its scatter.
             (weight_grad()?, None)
         };
-        let grad_x = match grad_x {
-            Some(v) => Some(Tensor::from_vec(v, xs.shape(), xs.device())?),
-            None => None,
-        };
+        let grad_x = grad_x
+            .map(|v| Tensor::from_vec(v, xs.shape(), xs.device()))
+            .transpose()?;
         Ok((
             grad_x,
             Some(Tensor::from_vec(grad_w, weight.shape(), weight.device())?),

@@ -18,12 +18,6 @@ use rayon::prelude::*;
 /// Below this many values an update runs on the calling thread.
 const PARALLEL_MIN: usize = 1 << 14;
 
-/// candle's `affine(mul, add)` on one f32.
-#[inline(always)]
-fn affine(v: f32, mul: f64, add: f64) -> f32 {
-    v * mul as f32 + add as f32
-}
-
 /// The constants of one AdamW step for one parameter tensor.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct AdamwStep {
@@ -126,14 +120,13 @@ pub(crate) struct SgdStep {
 /// ignored and overwritten when `first`).
 pub(crate) fn sgd(w: &mut [f32], g: &[f32], buf: &mut [f32], first: bool, s: SgdStep) {
     // Serial: SGD is not the default rule, and one pass is already far below candle's ten.
+    // The scalars are rounded to f32 once, as in `adamw`.
+    let scale = (s.grad_scale != 1.0).then_some(s.grad_scale as f32);
+    let (momentum, lr, decay) = (s.momentum as f32, s.lr as f32, s.decay as f32);
     for (i, w) in w.iter_mut().enumerate() {
-        let g = if s.grad_scale != 1.0 {
-            affine(g[i], s.grad_scale, 0.0)
-        } else {
-            g[i]
-        };
+        let g = scale.map_or(g[i], |k| g[i] * k + 0.0);
         let g = if s.decay > 0.0 {
-            g + affine(*w, s.decay, 0.0)
+            g + (*w * decay + 0.0)
         } else {
             g
         };
@@ -141,18 +134,18 @@ pub(crate) fn sgd(w: &mut [f32], g: &[f32], buf: &mut [f32], first: bool, s: Sgd
             let b = if first {
                 g
             } else {
-                affine(buf[i], s.momentum, 0.0) + g
+                (buf[i] * momentum + 0.0) + g
             };
             buf[i] = b;
             if s.nesterov {
-                g + affine(b, s.momentum, 0.0)
+                g + (b * momentum + 0.0)
             } else {
                 b
             }
         } else {
             g
         };
-        *w -= affine(direction, s.lr, 0.0);
+        *w -= direction * lr + 0.0;
     }
 }
 

@@ -6,8 +6,10 @@
 //! gradients are single GEMMs over the im2col lowering of the whole batch laid side by side
 //! ([`super::fastconv`]): `∂W = ∂Y·colsᵀ` (the sum over images and pixels is gemm's k loop,
 //! whose order does not depend on the thread count: gemm splits only the m and n axes) and
-//! `∂x = col2im(Wᵀ·∂Y)`, scattered back image by image in a fixed order. Reference: Chellapilla et al. 2006 (im2col lowering); the
-//! gradients are the usual adjoints of that linear map.
+//! `∂x = col2im(Wᵀ·∂Y)`, scattered back image by image in a fixed order. The two gradients run
+//! side by side (`rayon::join`), each GEMM on its own share of the threads. Reference:
+//! Chellapilla et al. 2006 (im2col lowering); the gradients are the usual adjoints of that
+//! linear map.
 
 use super::fastconv::{Epilogue, Geometry, contiguous_f32, gemm_parallelism, matmul};
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};

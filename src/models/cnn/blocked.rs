@@ -553,18 +553,34 @@ unsafe fn tiles<V: Lanes, const CB: usize, const R: usize>(job: &Job<'_>, t: Til
         .as_ptr()
         .wrapping_add(pg * cbn * taps * cib * w_step + jp * LANES);
     let xp = x.data.as_ptr();
+    // The next pixel's image, row and column, stepped one pixel at a time: two divisions per
+    // pixel cost 3–7 % of a narrow layer's time (the width-16 ResNet's stem and 3×3s).
+    let first = t.first * R;
+    let (mut i, q) = (first / per_image, first % per_image);
+    let (mut oy, mut ox) = (q / job.ow, q % job.ow);
     for tile in t.first..t.last {
         let mut px = [xp; R];
         let mut out_off = [0usize; R];
         for r in 0..R {
-            // Pixels past the end repeat the last one (computed, never stored).
-            let p = (tile * R + r).min(last_pixel);
-            let (i, q) = (p / per_image, p % per_image);
-            let (oy, ox) = (q / job.ow, q % job.ow);
+            if tile * R + r > last_pixel {
+                // Pixels past the end repeat the last one (computed, never stored).
+                px[r] = px[r - 1];
+                out_off[r] = out_off[r - 1];
+                continue;
+            }
             px[r] = xp
                 .wrapping_add(i * in_image + (oy * s + origin) * in_row + (ox * s + origin) * cib);
             out_off[r] =
                 i * job.out_image + (oy + job.border) * job.out_row + (ox + job.border) * LANES;
+            ox += 1;
+            if ox == job.ow {
+                ox = 0;
+                oy += 1;
+                if oy == job.oh {
+                    oy = 0;
+                    i += 1;
+                }
+            }
         }
         // SAFETY: every pointer below stays inside `x` (border ≥ padding, pixels clamped to
         // the batch) or inside the packed weights.

@@ -516,7 +516,7 @@ pub(crate) fn gemm_rows_into(
 }
 
 /// The most depth (k) gemm sums in one block before adding the block to the output, on a
-/// first-level data cache of 32 kB, 8-way (Zen 2–4, most Intel cores before 2021).
+/// first-level data cache of 32 kB, 8-way (Zen 2–4, Intel cores before Ice Lake).
 const GEMM_DEPTH_BLOCK: usize = 512;
 
 /// How much of the depth `k` one gemm call may sum at once so that the product's value does
@@ -526,7 +526,7 @@ const GEMM_DEPTH_BLOCK: usize = 512;
 /// gemm splits a long depth into blocks and adds each block's partial products to the output,
 /// so a value's rounding depends on where the blocks end. On its general path it sizes them
 /// from the first-level cache it detects: 512 on a 32 kB 8-way cache, 1024 on a 48 kB 12-way
-/// one (Zen 5, Intel cores since 2021), so one convolution gave different bits on the two.
+/// one (Zen 5, Intel cores since Ice Lake), so one convolution gave different bits on the two.
 /// Split here as gemm splits on a 32 kB cache, every block is at most 512 deep, which gemm
 /// sums whole on any cache. Calls that take gemm's other paths (see
 /// [`gemm_sizes_depth_by_cache`]) block by fixed sizes and are left whole.

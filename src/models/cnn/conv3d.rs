@@ -13,8 +13,9 @@
 //! Reference: Chellapilla et al. 2006 (im2col lowering); PyTorch's `Conv3d` for the semantics
 //! (NCDHW layout, weight `[c_out, c_in, kd, kh, kw]`, zero padding on both sides).
 
-use super::fastconv::{Epilogue, contiguous_f32, gemm_into, gemm_rows_into, matmul};
+use super::fastconv::{Epilogue, contiguous_f32};
 use super::im2col::Scratch;
+use super::matmul::{gemm_into, gemm_rows_into, matmul};
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 

@@ -57,6 +57,7 @@ pub mod input;
 pub(crate) mod lanes;
 pub mod layers;
 pub mod layers3d;
+pub(crate) mod matmul;
 pub mod optim;
 pub(crate) mod param_update;
 pub mod resnet;

@@ -11,7 +11,8 @@
 //! Chellapilla et al. 2006 (im2col lowering); the gradients are the usual adjoints of that
 //! linear map.
 
-use super::fastconv::{Epilogue, Geometry, contiguous_f32, gemm_parallelism, matmul};
+use super::fastconv::{Epilogue, Geometry, contiguous_f32};
+use super::matmul::{gemm_parallelism, matmul};
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 

@@ -2,21 +2,20 @@
 //! candle custom op, used by batch-norm-folded networks in evaluation mode (Inception, U-Net;
 //! a folded 2-D ResNet runs on [`super::blocked`] instead).
 //!
-//! Principal type: [`FusedConv`]. candle's own CPU convolution converts every input to NHWC on
-//! one thread, re-packs the kernel on every call, writes its output through a transposing copy,
-//! and then bias, residual addition and ReLU each take another pass over memory. Here each image
-//! is lowered to an im2col matrix straight from NCHW (1×1 stride-1 convolutions skip it), one
-//! packed `gemm` (the crate candle itself uses, called through the `matmul` module) writes
-//! `[c_out, h·w]` directly into the NCHW output, and one epilogue pass adds bias and residual
-//! and clamps. Batches of large maps are
-//! split over images (one image per task, single-threaded gemm; a single image uses gemm's own
-//! threads); small maps (< 1024 output pixels) run the whole batch as one wide GEMM, since a
-//! GEMM of a few dozen columns per image is mostly overhead. gemm's k blocking depends on the
-//! matrix shape, so an image's outputs can differ in the last bits between batch sizes (never
-//! between thread counts or reruns of the same batches).
-//! Each output element is one dot product computed in gemm's fixed k order, so results do not
-//! depend on the thread count. This is the standard im2col + GEMM lowering (Chellapilla et al.
-//! 2006, "High performance convolutional neural networks for document processing").
+//! Principal type: [`FusedConv`]. candle's own CPU convolution converts every input to NHWC on one
+//! thread, re-packs the kernel on every call, writes its output through a transposing copy, and
+//! then bias, residual addition and ReLU each take another pass over memory. Here each image is
+//! lowered to an im2col matrix straight from NCHW (1×1 stride-1 convolutions skip it), one packed
+//! `gemm` (the crate candle itself uses, called through the `matmul` module) writes `[c_out, h·w]`
+//! directly into the NCHW output, and one epilogue pass adds bias and residual and clamps. Batches
+//! of large maps are split over images (one image per task, single-threaded gemm; a single image
+//! uses gemm's own threads); small maps (< 1024 output pixels) run the whole batch as one wide
+//! GEMM, since a GEMM of a few dozen columns per image is mostly overhead. gemm's k blocking
+//! depends on the matrix shape, so an image's outputs can differ in the last bits between batch
+//! sizes (never between thread counts or reruns of the same batches). Each output element is one
+//! dot product computed in gemm's fixed k order, so results do not depend on the thread count. This
+//! is the standard im2col + GEMM lowering (Chellapilla et al. 2006, "High performance convolutional
+//! neural networks for document processing").
 
 use super::im2col::Scratch;
 use super::matmul::{gemm_parallelism, matmul};

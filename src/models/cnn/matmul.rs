@@ -220,17 +220,34 @@ mod tests {
 
     #[test]
     fn only_gemms_general_path_is_pinned() {
-        let pinned = |mnk, dst_rs, lhs, rhs| pinned_depth_blocks(mnk, dst_rs, lhs, rhs);
         // A training convolution's weight gradient: 64 × 576 outputs of depth 2048.
-        assert_eq!(pinned((64, 576, 2048), 576, (2048, 1), (576, 1)), 512);
+        assert_eq!(
+            pinned_depth_blocks((64, 576, 2048), 576, (2048, 1), (576, 1)),
+            512
+        );
         // Depth at most 512, or at most 64 × 64 outputs (fixed blocks of 512): whole.
-        assert_eq!(pinned((100, 100, 512), 100, (1, 512), (1, 100)), 512);
-        assert_eq!(pinned((64, 64, 4096), 64, (1, 4096), (1, 64)), 4096);
+        assert_eq!(
+            pinned_depth_blocks((100, 100, 512), 100, (1, 512), (1, 100)),
+            512
+        );
+        assert_eq!(
+            pinned_depth_blocks((64, 64, 4096), 64, (1, 4096), (1, 64)),
+            4096
+        );
         // Dot products (≤ 256 outputs, lhs rows and rhs columns contiguous) and
         // matrix–vector products: whole.
-        assert_eq!(pinned((2, 100, 4096), 100, (1, 4096), (4096, 1)), 4096);
-        assert_eq!(pinned((1, 300, 4096), 300, (1, 4096), (1, 300)), 4096);
+        assert_eq!(
+            pinned_depth_blocks((2, 100, 4096), 100, (1, 4096), (4096, 1)),
+            4096
+        );
+        assert_eq!(
+            pinned_depth_blocks((1, 300, 4096), 300, (1, 4096), (1, 300)),
+            4096
+        );
         // The same 2 × 100 product with a row-major rhs takes the general path.
-        assert_eq!(pinned((2, 100, 4096), 100, (1, 4096), (1, 100)), 512);
+        assert_eq!(
+            pinned_depth_blocks((2, 100, 4096), 100, (1, 4096), (1, 100)),
+            512
+        );
     }
 }

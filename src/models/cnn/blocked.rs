@@ -424,7 +424,7 @@ impl Job<'_> {
             Backend::Avx512 => {
                 // SAFETY: `Backend::Avx512` is only chosen when the CPU has these features.
                 let run = |t| unsafe { run_avx512(self, t) };
-                self.dispatch(&[(4, 5), (2, 8), (1, 8)], macs, run)
+                self.dispatch(&[(4, ZMM4_R), (2, ZMM2_R), (1, 8)], macs, run)
             }
             #[cfg(target_arch = "x86_64")]
             Backend::Avx2 => {
@@ -498,11 +498,29 @@ impl Job<'_> {
     }
 }
 
+/// Pixels per tile of [`Backend::Avx512`]'s tiles of two blocks (one 16-lane vector per pixel).
+/// Eight pixel pointers still fit the general registers; twelve were spilled to the stack.
+const ZMM2_R: usize = 8;
+/// Pixels per tile of four blocks (two 16-lane vectors per pixel). Eight beat six, and equal
+/// the eight-lane 4 × 5 tiles they replace on the wider nets.
+const ZMM4_R: usize = 8;
+
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,avx512f,avx512vl")]
 unsafe fn run_avx512(job: &Job<'_>, t: Tiles) {
-    // SAFETY: the caller checked the features; run_tiles' own contract is met by `job`.
-    unsafe { run_tiles::<super::lanes::Avx>(job, t) }
+    use super::lanes::{Avx, Zmm};
+    // SAFETY: the caller checked the features; `job` was validated by `forward_with`. Each
+    // shape `dispatch` can pick for this back-end has its arm (see `run_tiles`).
+    unsafe {
+        match (t.cb, t.r) {
+            (4, ZMM4_R) => tiles::<Zmm, 2, ZMM4_R>(job, t),
+            (2, ZMM2_R) => tiles::<Zmm, 1, ZMM2_R>(job, t),
+            _ => {
+                debug_assert_eq!((t.cb, t.r), (1, 8), "no arm for this tile shape");
+                tiles::<Avx, 1, 8>(job, t)
+            }
+        }
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -518,8 +536,6 @@ unsafe fn run_tiles<V: Lanes>(job: &Job<'_>, t: Tiles) {
     // SAFETY (all arms): `job` was validated by `forward_with`, so every offset is in bounds.
     unsafe {
         match (t.cb, t.r) {
-            (4, 5) => tiles::<V, 4, 5>(job, t),
-            (2, 8) => tiles::<V, 2, 8>(job, t),
             (2, 6) => tiles::<V, 2, 6>(job, t),
             (1, 8) => tiles::<V, 1, 8>(job, t),
             // Every shape `dispatch` can pick has an arm: a tile numbered for one `R` and
@@ -532,9 +548,11 @@ unsafe fn run_tiles<V: Lanes>(job: &Job<'_>, t: Tiles) {
     }
 }
 
-/// Computes tiles `t.first..t.last` of block group `t.group` (whose shape is `CB`×`R`).
+/// Computes tiles `t.first..t.last` of block group `t.group`: `R` pixels × `CB` vectors of
+/// `V::BLOCKS` output blocks each (`t.cb` blocks in all).
 #[inline(always)]
 unsafe fn tiles<V: Lanes, const CB: usize, const R: usize>(job: &Job<'_>, t: Tiles) {
+    debug_assert_eq!((CB * V::BLOCKS, R), (t.cb, t.r));
     let conv = job.conv;
     let x = job.x;
     let (k, s, cib) = (conv.geom.kernel, job.stride, conv.cib);
@@ -545,7 +563,7 @@ unsafe fn tiles<V: Lanes, const CB: usize, const R: usize>(job: &Job<'_>, t: Til
     let origin = x.border - conv.geom.padding;
     let per_image = job.oh * job.ow;
     let last_pixel = x.n * per_image - 1;
-    let ob0 = t.group * CB;
+    let ob0 = t.group * t.cb;
     let (pg, jp) = (ob0 / panel, ob0 % panel);
     // The tile's first weight: panel `pg`, block `jp` within it.
     let w0 = conv
@@ -608,19 +626,20 @@ unsafe fn tiles<V: Lanes, const CB: usize, const R: usize>(job: &Job<'_>, t: Til
             }
         }
         let stored = (last_pixel + 1 - tile * R).min(R);
+        let plane = job.out_plane;
         for (j, acc_j) in acc.iter().enumerate() {
-            let ob = ob0 + j;
+            let ob = ob0 + j * V::BLOCKS;
             let bias = unsafe { V::load(conv.bias.as_ptr().add(ob * LANES)) };
             for (r, &a) in acc_j.iter().enumerate().take(stored) {
-                let at = ob * job.out_plane + out_off[r];
+                let at = ob * plane + out_off[r];
                 let mut y = unsafe { V::add(a, bias) };
                 if let Some(res) = job.residual {
-                    y = unsafe { V::add(y, V::load(res.data.as_ptr().add(at))) };
+                    y = unsafe { V::add(y, V::load_blocks(res.data.as_ptr().add(at), plane)) };
                 }
                 if job.relu {
                     y = unsafe { V::max(y, V::zero()) };
                 }
-                unsafe { y.store(job.out.0.add(at)) };
+                unsafe { y.store_blocks(job.out.0.add(at), plane) };
             }
         }
     }
@@ -640,7 +659,7 @@ unsafe fn accumulate<V: Lanes, const CB: usize, const R: usize>(
     let mut w = w;
     for ci in 0..cib {
         // SAFETY: the caller keeps `xs[r] + ci` and `w + j·8 .. + 8` in bounds.
-        let wv: [V; CB] = std::array::from_fn(|j| unsafe { V::load(w.add(j * LANES)) });
+        let wv: [V; CB] = std::array::from_fn(|j| unsafe { V::load(w.add(j * V::BLOCKS * LANES)) });
         for r in 0..R {
             let xv = unsafe { V::splat(xs[r].add(ci)) };
             for j in 0..CB {

@@ -658,7 +658,8 @@ unsafe fn accumulate<V: Lanes, const CB: usize, const R: usize>(
 ) {
     let mut w = w;
     for ci in 0..cib {
-        // SAFETY: the caller keeps `xs[r] + ci` and `w + j·8 .. + 8` in bounds.
+        // SAFETY: the caller keeps `xs[r] + ci` and vector `j`'s weights (`8 · BLOCKS` values
+        // from `w + j · 8 · BLOCKS`) in bounds.
         let wv: [V; CB] = std::array::from_fn(|j| unsafe { V::load(w.add(j * V::BLOCKS * LANES)) });
         for r in 0..R {
             let xv = unsafe { V::splat(xs[r].add(ci)) };

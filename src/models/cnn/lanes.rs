@@ -212,7 +212,7 @@ impl Lanes for Avx {
 /// Why: in a tile of one vector per pixel, an FMA can take its broadcast input straight from
 /// memory (`{1to16}`), while an eight-lane tile of a 16-channel layer needs a separate
 /// broadcast for every two FMAs, and on Zen 4 those broadcasts take FMA issue slots: a
-/// 2 × 8 tile peaks at 84 % of the core, a 16-lane 1 × 12 tile at 100 %. Each lane still sees
+/// 2 × 8 tile peaks at 84 % of the core, a 16-lane 1 × 8 tile at 100 %. Each lane still sees
 /// the same fused multiply-adds in the same order, so the bits are those of [`Avx`].
 #[cfg(target_arch = "x86_64")]
 #[derive(Clone, Copy)]

@@ -419,18 +419,28 @@ impl Job<'_> {
     /// Runs the job on `backend`: on the calling thread when it has fewer than
     /// [`SERIAL_BELOW_MACS`] multiply-adds, else in parallel.
     fn run(&self, backend: Backend, macs: usize) {
+        let pixels = self.x.n * self.oh * self.ow;
+        // A map of at most four pixels (the last stage of a ResNet at batch 1) gets four-pixel
+        // tiles: in a tile of eight, half the multiply-adds would be for padding pixels.
+        let few = pixels <= 4;
         match backend {
             #[cfg(target_arch = "x86_64")]
             Backend::Avx512 => {
                 // SAFETY: `Backend::Avx512` is only chosen when the CPU has these features.
                 let run = |t| unsafe { run_avx512(self, t) };
-                self.dispatch(&[(4, ZMM4_R), (2, ZMM2_R), (1, 8)], macs, run)
+                let r = zmm_tile_pixels(pixels);
+                let one_block = if r == 4 { 4 } else { 8 };
+                self.dispatch(&[(4, r), (2, r), (1, one_block)], macs, run)
             }
             #[cfg(target_arch = "x86_64")]
             Backend::Avx2 => {
                 // SAFETY: `Backend::Avx2` is only chosen when the CPU has AVX2 and FMA.
                 let run = |t| unsafe { run_avx2(self, t) };
-                self.dispatch(&[(2, 6), (1, 8)], macs, run)
+                if few {
+                    self.dispatch(&[(2, 4), (1, 4)], macs, run)
+                } else {
+                    self.dispatch(&[(2, 6), (1, 8)], macs, run)
+                }
             }
             _ => {
                 // SAFETY: the scalar back-end needs no CPU feature.
@@ -498,12 +508,18 @@ impl Job<'_> {
     }
 }
 
-/// Pixels per tile of [`Backend::Avx512`]'s tiles of two blocks (one 16-lane vector per pixel).
-/// Eight pixel pointers still fit the general registers; twelve were spilled to the stack.
-const ZMM2_R: usize = 8;
-/// Pixels per tile of four blocks (two 16-lane vectors per pixel). Eight beat six, and equal
-/// the eight-lane 4 × 5 tiles they replace on the wider nets.
-const ZMM4_R: usize = 8;
+/// Pixels per tile of [`Backend::Avx512`]'s 16-lane tiles (one or two vectors per pixel) for
+/// a job of `pixels` output pixels: whichever of 8, 7 and 4 computes the fewest padding pixels,
+/// the larger on a tie. Eight pixel pointers still fit the general registers (twelve were
+/// spilled to the stack), and 2 × 8 tiles beat 2 × 6 and equal the eight-lane 4 × 5 tiles they
+/// replaced on the wider nets; 7 fits a 7 × 7 map at batch 1, 4 a 2 × 2 one.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+fn zmm_tile_pixels(pixels: usize) -> usize {
+    [8, 7, 4]
+        .into_iter()
+        .min_by_key(|&r| pixels.div_ceil(r) * r)
+        .unwrap_or(8)
+}
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,avx512f,avx512vl")]
@@ -513,8 +529,13 @@ unsafe fn run_avx512(job: &Job<'_>, t: Tiles) {
     // shape `dispatch` can pick for this back-end has its arm (see `run_tiles`).
     unsafe {
         match (t.cb, t.r) {
-            (4, ZMM4_R) => tiles::<Zmm, 2, ZMM4_R>(job, t),
-            (2, ZMM2_R) => tiles::<Zmm, 1, ZMM2_R>(job, t),
+            (4, 8) => tiles::<Zmm, 2, 8>(job, t),
+            (2, 8) => tiles::<Zmm, 1, 8>(job, t),
+            (4, 7) => tiles::<Zmm, 2, 7>(job, t),
+            (2, 7) => tiles::<Zmm, 1, 7>(job, t),
+            (4, 4) => tiles::<Zmm, 2, 4>(job, t),
+            (2, 4) => tiles::<Zmm, 1, 4>(job, t),
+            (1, 4) => tiles::<Avx, 1, 4>(job, t),
             _ => {
                 debug_assert_eq!((t.cb, t.r), (1, 8), "no arm for this tile shape");
                 tiles::<Avx, 1, 8>(job, t)
@@ -538,6 +559,7 @@ unsafe fn run_tiles<V: Lanes>(job: &Job<'_>, t: Tiles) {
         match (t.cb, t.r) {
             (2, 6) => tiles::<V, 2, 6>(job, t),
             (1, 8) => tiles::<V, 1, 8>(job, t),
+            (2, 4) => tiles::<V, 2, 4>(job, t),
             // Every shape `dispatch` can pick has an arm: a tile numbered for one `R` and
             // computed with another would cover the wrong pixels.
             _ => {

@@ -61,8 +61,9 @@ pub(super) fn reference(
 type Case = (usize, usize, usize, usize, usize, usize, usize, usize);
 
 /// ResNet's shapes and awkward ones: 1- and 3-channel inputs, channel counts that are not
-/// multiples of 8, 1×1 maps, stride 2 with odd sizes.
-const CASES: [Case; 9] = [
+/// multiples of 8, 1×1 maps, stride 2 with odd sizes, and jobs of 2, 4, 9 and 49 pixels (the
+/// AVX-512 back-end's 4- and 7-pixel tiles).
+const CASES: [Case; 13] = [
     (2, 1, 9, 11, 8, 3, 1, 1),
     (3, 3, 13, 12, 16, 7, 2, 3),
     (2, 8, 7, 7, 8, 3, 1, 1),
@@ -72,6 +73,10 @@ const CASES: [Case; 9] = [
     (3, 32, 2, 2, 64, 3, 1, 1),
     (2, 64, 3, 3, 24, 1, 1, 0),
     (5, 8, 1, 1, 8, 3, 1, 1),
+    (1, 32, 2, 2, 64, 3, 1, 1),
+    (1, 16, 7, 7, 16, 3, 1, 1),
+    (1, 8, 3, 3, 32, 1, 1, 0),
+    (2, 8, 1, 1, 16, 1, 1, 0),
 ];
 
 #[test]
@@ -116,6 +121,22 @@ fn matches_the_definition_on_every_backend_bit_for_bit_across_them() {
                 }
             }
         }
+    }
+}
+
+#[test]
+fn sixteen_lane_tiles_waste_the_fewest_pixels() {
+    // (pixels, tile): 2 × 2 maps at batch 1 and 3, 7 × 7 at batch 1, 14 × 14, 56 × 56.
+    for (pixels, r) in [
+        (1, 4),
+        (4, 4),
+        (12, 4),
+        (49, 7),
+        (196, 7),
+        (3136, 8),
+        (128, 8),
+    ] {
+        assert_eq!(zmm_tile_pixels(pixels), r, "{pixels} pixels");
     }
 }
 

@@ -31,10 +31,8 @@ pub(super) unsafe fn run_avx512(job: &Job<'_>, t: Tiles) {
             (4, 4) => tiles::<Zmm, 2, 4>(job, t),
             (2, 4) => tiles::<Zmm, 1, 4>(job, t),
             (1, 4) => tiles::<Avx, 1, 4>(job, t),
-            _ => {
-                debug_assert_eq!((t.cb, t.r), (1, 8), "no arm for this tile shape");
-                tiles::<Avx, 1, 8>(job, t)
-            }
+            (1, 8) => tiles::<Avx, 1, 8>(job, t),
+            shape => no_arm(shape),
         }
     }
 }
@@ -55,14 +53,18 @@ pub(super) unsafe fn run_tiles<V: Lanes>(job: &Job<'_>, t: Tiles) {
             (2, 6) => tiles::<V, 2, 6>(job, t),
             (1, 8) => tiles::<V, 1, 8>(job, t),
             (2, 4) => tiles::<V, 2, 4>(job, t),
-            // Every shape `dispatch` can pick has an arm: a tile numbered for one `R` and
-            // computed with another would cover the wrong pixels.
-            _ => {
-                debug_assert_eq!((t.cb, t.r), (1, 4), "no arm for this tile shape");
-                tiles::<V, 1, 4>(job, t)
-            }
+            (1, 4) => tiles::<V, 1, 4>(job, t),
+            shape => no_arm(shape),
         }
     }
+}
+
+/// A tile shape that `Job::run` offers but no kernel table has. Running another shape instead
+/// would number pixels for one `R` and compute another, covering the wrong pixels, so this is
+/// a panic in every build, not a fallback.
+#[cold]
+fn no_arm((cb, r): (usize, usize)) -> ! {
+    panic!("blocked convolution: no kernel for {cb}-block × {r}-pixel tiles")
 }
 
 /// Computes tiles `t.first..t.last` of block group `t.group`: `R` pixels × `CB` vectors of

@@ -3,16 +3,19 @@
 //! Principal types: [`BlockedMap`] (activations as `[n][c/8][h + 2b][w + 2b][8]`: channel
 //! blocks of [`LANES`], a zero border of `b` pixels so padded taps need no bounds checks) and
 //! [`PackedConv`] (weights as `[c_out/8][c_in/8][ky][kx][8 in][8 out]`, bias, residual and ReLU
-//! in the epilogue). This is the layout onnxruntime's MLAS uses ("NCHWc"): an output pixel's
+//! in the epilogue). Volumes (`[n][c/8][d + 2b][h + 2b][w + 2b][8]`, the 3-D ResNet) take the
+//! same kernel with one more loop, over the kernel's slices: a 2-D map is a volume of one slice
+//! with no depth border, and a 2-D convolution one of kernel depth 1, so a 2-D output's sums
+//! and their order are those of the 2-D code. This is the layout onnxruntime's MLAS uses ("NCHWc"): an output pixel's
 //! eight channels are one vector, built by broadcasting one input value at a time against eight
 //! weights, so no im2col matrix is ever written and narrow layers (8–64 channels, where the
 //! GEMM route spent its time lowering) run at the vector unit's rate.
 //!
 //! A register tile holds `CB` output blocks × `R` output pixels; pixels are numbered across
-//! rows and images, so 2×2 maps of a batch fill tiles as well as 64×64 maps do. Every output
-//! value is accumulated in the same order — input block, kernel row, kernel column, input lane
-//! — by lane-wise fused multiply-adds, whatever the tile shape, back-end ([`Backend`]), thread
-//! count or batch composition, so an image's outputs are bit-identical across all of these.
+//! rows (and slices) and images, so 2×2 maps of a batch fill tiles as well as 64×64 maps do.
+//! Every output value is accumulated in the same order — input block, (kernel slice,) kernel
+//! row, kernel column, input lane — by lane-wise fused multiply-adds, whatever the tile shape,
+//! back-end ([`Backend`]), thread count or batch composition, so an image's outputs are bit-identical across all of these.
 
 use super::fastconv::{Geometry, min_chunks_per_task};
 use super::lanes::{Backend, LANES, Lanes, Scalar};
@@ -28,30 +31,51 @@ pub(crate) struct BlockedMap {
     /// Channels per block in memory: [`LANES`], or the channel count itself for a network
     /// input of fewer channels (a 1- or 3-channel image is not padded to 8).
     cib: usize,
+    /// Slices: 1 for a 2-D map.
+    d: usize,
     h: usize,
     w: usize,
     border: usize,
+    /// A volume: its slices have a border of `border` too (a 2-D map has none, whatever `d`).
+    volumetric: bool,
 }
 
 impl BlockedMap {
-    /// A map of these dimensions with no values yet (`data` empty): its layout only.
+    /// A 2-D map of these dimensions with no values yet (`data` empty): its layout only.
     fn empty(n: usize, c: usize, cib: usize, (h, w): (usize, usize), border: usize) -> Self {
         BlockedMap {
             data: Vec::new(),
             n,
             c,
             cib,
+            d: 1,
             h,
             w,
             border,
+            volumetric: false,
         }
+    }
+
+    /// A map with this map's kind (2-D or volume) and these dimensions, `data` empty; `d` is
+    /// ignored for a 2-D map.
+    fn empty_like(&self, c: usize, cib: usize, (d, h, w): Extent, border: usize) -> Self {
+        let mut map = BlockedMap::empty(self.n, c, cib, (h, w), border);
+        if self.volumetric {
+            map.d = d;
+            map.volumetric = true;
+        }
+        map
     }
 
     /// A zero map.
     fn zeros(n: usize, c: usize, cib: usize, (h, w): (usize, usize), border: usize) -> Self {
-        let mut map = BlockedMap::empty(n, c, cib, (h, w), border);
-        map.data = vec![0.0; map.n * map.image()];
-        map
+        BlockedMap::empty(n, c, cib, (h, w), border).filled()
+    }
+
+    /// This layout with zero values.
+    fn filled(mut self) -> Self {
+        self.data = vec![0.0; self.n * self.image()];
+        self
     }
 
     /// A map of `LANES`-channel blocks to be filled by a convolution: only its border is
@@ -60,7 +84,14 @@ impl BlockedMap {
     /// and zeroing it first was a serial pass over memory as large as the output (about 45 MB
     /// for one ResNet-50 image, by its layer sizes).
     fn unwritten(n: usize, c: usize, (h, w): (usize, usize), border: usize) -> Unwritten {
-        let mut map = BlockedMap::empty(n, c, LANES, (h, w), border);
+        BlockedMap::empty(n, c, LANES, (h, w), border).unwritten_layout()
+    }
+
+    /// [`BlockedMap::unwritten`] for this layout (channel block [`LANES`]).
+    fn unwritten_layout(self) -> Unwritten {
+        debug_assert_eq!(self.cib, LANES);
+        let (h, border) = (self.h, self.border);
+        let mut map = self;
         let len = map.n * map.image();
         let mut data = Vec::with_capacity(len);
         let spare = &mut data.spare_capacity_mut()[..len];
@@ -71,18 +102,25 @@ impl BlockedMap {
         }
         if border > 0 {
             let zero = std::mem::MaybeUninit::new(0.0);
-            let row = map.row();
+            let (row, slice, depth_border) = (map.row(), map.slice(), map.depth_border());
             for plane in spare.chunks_exact_mut(map.plane()) {
-                let (top, rest) = plane.split_at_mut(border * row);
-                let (middle, bottom) = rest.split_at_mut(h * row);
-                top.fill(zero);
-                bottom.fill(zero);
-                // Each line's edges, one border pixel (a fixed-size store) at a time: a fill
-                // of a run-time length called memset twice per line.
-                for line in middle.chunks_exact_mut(row) {
-                    for b in 0..border {
-                        line[b * LANES..][..LANES].copy_from_slice(&[zero; LANES]);
-                        line[row - (b + 1) * LANES..][..LANES].copy_from_slice(&[zero; LANES]);
+                // A volume's first and last `border` slices are all border.
+                let (front, rest) = plane.split_at_mut(depth_border * slice);
+                let (slices, back) = rest.split_at_mut(map.d * slice);
+                front.fill(zero);
+                back.fill(zero);
+                for slice in slices.chunks_exact_mut(slice) {
+                    let (top, rest) = slice.split_at_mut(border * row);
+                    let (middle, bottom) = rest.split_at_mut(h * row);
+                    top.fill(zero);
+                    bottom.fill(zero);
+                    // Each line's edges, one border pixel (a fixed-size store) at a time: a
+                    // fill of a run-time length called memset twice per line.
+                    for line in middle.chunks_exact_mut(row) {
+                        for b in 0..border {
+                            line[b * LANES..][..LANES].copy_from_slice(&[zero; LANES]);
+                            line[row - (b + 1) * LANES..][..LANES].copy_from_slice(&[zero; LANES]);
+                        }
                     }
                 }
             }
@@ -97,22 +135,43 @@ impl BlockedMap {
         (n, c, h, w): (usize, usize, usize, usize),
         border: usize,
     ) -> Result<Self> {
-        if x.len() != n * c * h * w || c == 0 {
-            candle_core::bail!("blocked map: {} values for {n}×{c}×{h}×{w}", x.len())
-        }
         let cib = if c < LANES { c } else { LANES };
-        let mut map = BlockedMap::zeros(n, c, cib, (h, w), border);
-        let img = map.image();
+        BlockedMap::empty(n, c, cib, (h, w), border).with_values(x)
+    }
+
+    /// A volume from NCDHW values `x` of `dims`, with a zero border of `border` voxels on
+    /// every side.
+    pub(crate) fn from_ncdhw(
+        x: &[f32],
+        (n, c, d, h, w): (usize, usize, usize, usize, usize),
+        border: usize,
+    ) -> Result<Self> {
+        let cib = if c < LANES { c } else { LANES };
+        let mut volume = BlockedMap::empty(n, c, cib, (h, w), border);
+        (volume.d, volume.volumetric) = (d, true);
+        volume.with_values(x)
+    }
+
+    /// This layout holding `x` (channel-major: NCHW, or NCDHW for a volume), zero elsewhere.
+    fn with_values(self, x: &[f32]) -> Result<Self> {
+        let (n, c, d, h, w) = (self.n, self.c, self.d, self.h, self.w);
+        if x.len() != n * c * d * h * w || c == 0 {
+            candle_core::bail!("blocked map: {} values for {n}×{c}×{d}×{h}×{w}", x.len())
+        }
+        let mut map = self.filled();
+        let (img, cib) = (map.image(), map.cib);
         let mut data = std::mem::take(&mut map.data);
         data.par_chunks_mut(img)
             .with_min_len(min_chunks_per_task(img))
-            .zip(x.par_chunks(c * h * w))
+            .zip(x.par_chunks(c * d * h * w))
             .for_each(|(dst, src)| {
-                for (ch, src_plane) in src.chunks(h * w).enumerate() {
-                    for (y, src_row) in src_plane.chunks(w).enumerate() {
-                        let base = map.offset(ch, y, 0);
-                        for (xx, &v) in src_row.iter().enumerate() {
-                            dst[base + xx * cib] = v;
+                for (ch, src_plane) in src.chunks(d * h * w).enumerate() {
+                    for (z, src_slice) in src_plane.chunks(h * w).enumerate() {
+                        for (y, src_row) in src_slice.chunks(w).enumerate() {
+                            let base = map.offset3(ch, z, y, 0);
+                            for (xx, &v) in src_row.iter().enumerate() {
+                                dst[base + xx * cib] = v;
+                            }
                         }
                     }
                 }
@@ -129,9 +188,17 @@ impl BlockedMap {
     fn row(&self) -> usize {
         (self.w + 2 * self.border) * self.cib
     }
+    /// Values per padded slice (a 2-D map's whole channel block).
+    fn slice(&self) -> usize {
+        (self.h + 2 * self.border) * self.row()
+    }
     /// Values per channel block.
     fn plane(&self) -> usize {
-        (self.h + 2 * self.border) * self.row()
+        (self.d + 2 * self.depth_border()) * self.slice()
+    }
+    /// Border slices on each side: `border` for a volume, none for a 2-D map.
+    fn depth_border(&self) -> usize {
+        if self.volumetric { self.border } else { 0 }
     }
     /// Values per image.
     fn image(&self) -> usize {
@@ -140,32 +207,49 @@ impl BlockedMap {
 
     /// Offset within an image of channel `ch` at pixel (`y`, `x`), border excluded.
     fn offset(&self, ch: usize, y: usize, x: usize) -> usize {
+        self.offset3(ch, 0, y, x)
+    }
+
+    /// Offset within an image of channel `ch` at voxel (`z`, `y`, `x`) (`z` = 0 in a 2-D map),
+    /// border excluded.
+    fn offset3(&self, ch: usize, z: usize, y: usize, x: usize) -> usize {
         (ch / self.cib) * self.plane()
+            + (z + self.depth_border()) * self.slice()
             + (y + self.border) * self.row()
             + (x + self.border) * self.cib
             + ch % self.cib
     }
 
-    /// Whether `other` has this map's dimensions, channel block and border (so one offset
-    /// addresses the same value in both, as a residual needs).
+    /// Whether `other` has this map's kind, dimensions, channel block and border (so one
+    /// offset addresses the same value in both, as a residual needs).
     fn same_layout(&self, other: &BlockedMap) -> bool {
-        self.dims() == other.dims() && self.cib == other.cib && self.border == other.border
+        self.dims() == other.dims()
+            && (self.d, self.volumetric) == (other.d, other.volumetric)
+            && self.cib == other.cib
+            && self.border == other.border
     }
 
-    /// Batch size, channels and spatial size.
+    /// Batch size, channels and spatial size (of one slice, for a volume).
     pub(crate) fn dims(&self) -> (usize, usize, usize, usize) {
         (self.n, self.c, self.h, self.w)
     }
 
-    /// Back to NCHW values (the U-Net's logits; tests).
+    /// Slices: 1 for a 2-D map.
+    pub(crate) fn depth(&self) -> usize {
+        self.d
+    }
+
+    /// Back to NCHW values (NCDHW for a volume: the U-Net's logits; tests).
     pub(crate) fn to_nchw(&self) -> Vec<f32> {
         let (n, c, h, w) = self.dims();
-        let mut out = Vec::with_capacity(n * c * h * w);
+        let mut out = Vec::with_capacity(n * c * self.d * h * w);
         for i in 0..n {
             for ch in 0..c {
-                for y in 0..h {
-                    for x in 0..w {
-                        out.push(self.data[i * self.image() + self.offset(ch, y, x)]);
+                for z in 0..self.d {
+                    for y in 0..h {
+                        for x in 0..w {
+                            out.push(self.data[i * self.image() + self.offset3(ch, z, y, x)]);
+                        }
                     }
                 }
             }
@@ -208,7 +292,8 @@ impl Unwritten {
 /// A folded convolution packed for [`BlockedMap`] inputs of a given channel block.
 #[derive(Debug, Clone)]
 pub(crate) struct PackedConv {
-    /// `[c_out/8/P][c_in blocks][ky][kx][cib][P][8]` with `P` = [`panel_blocks`]: the weights
+    /// `[c_out/8/P][c_in blocks][kz][ky][kx][cib][P][8]` (no `kz` in 2-D) with `P` =
+    /// [`panel_blocks`]: the weights
     /// of `P` output blocks side by side, so a tile walks them with one pointer. Zero where a
     /// channel does not exist.
     weight: Vec<f32>,
@@ -219,7 +304,12 @@ pub(crate) struct PackedConv {
     cib: usize,
     /// [`panel_blocks`] of the output blocks.
     panel: usize,
+    /// A 3-D convolution, cubic: kernel, stride and padding along depth as along rows.
+    volumetric: bool,
 }
+
+/// A map's slices, rows and columns.
+type Extent = (usize, usize, usize);
 
 /// Where one register tile reads and writes.
 struct Job<'a> {
@@ -230,11 +320,14 @@ struct Job<'a> {
     out: Raw,
     /// The stride `x` is read with: the convolution's, or 1 where `x` was subsampled for it.
     stride: usize,
-    /// Output geometry: `(oh, ow)`, border, values per row, per block plane, per image.
+    /// Output geometry: `(od, oh, ow)` (`od` = 1 in 2-D), border, values per row, per slice,
+    /// per block plane, per image.
+    od: usize,
     oh: usize,
     ow: usize,
     border: usize,
     out_row: usize,
+    out_slice: usize,
     out_plane: usize,
     out_image: usize,
 }
@@ -270,14 +363,39 @@ impl PackedConv {
     pub(crate) fn pack(
         weight: &[f32],
         bias: &[f32],
-        (c_out, c_in, kernel): (usize, usize, usize),
+        dims: (usize, usize, usize),
         (stride, padding): (usize, usize),
         cib: usize,
     ) -> Result<PackedConv> {
-        if weight.len() != c_out * c_in * kernel * kernel || bias.len() != c_out || cib == 0 {
-            candle_core::bail!("packed conv: weights do not match {c_out}×{c_in}×{kernel}²")
+        PackedConv::pack_taps(weight, bias, dims, (stride, padding), cib, false)
+    }
+
+    /// As [`PackedConv::pack`] for a cubic 3-D convolution: weights `[c_out, c_in, k, k, k]`,
+    /// the same stride and padding along every axis, for volume inputs.
+    pub(crate) fn pack_volume(
+        weight: &[f32],
+        bias: &[f32],
+        dims: (usize, usize, usize),
+        (stride, padding): (usize, usize),
+        cib: usize,
+    ) -> Result<PackedConv> {
+        PackedConv::pack_taps(weight, bias, dims, (stride, padding), cib, true)
+    }
+
+    fn pack_taps(
+        weight: &[f32],
+        bias: &[f32],
+        (c_out, c_in, kernel): (usize, usize, usize),
+        (stride, padding): (usize, usize),
+        cib: usize,
+        volumetric: bool,
+    ) -> Result<PackedConv> {
+        let kd = if volumetric { kernel } else { 1 };
+        let taps = kd * kernel * kernel;
+        if weight.len() != c_out * c_in * taps || bias.len() != c_out || cib == 0 {
+            candle_core::bail!("packed conv: weights do not match {c_out}×{c_in}×{taps} taps")
         }
-        let (obn, cbn, taps) = (c_out.div_ceil(LANES), c_in.div_ceil(cib), kernel * kernel);
+        let (obn, cbn) = (c_out.div_ceil(LANES), c_in.div_ceil(cib));
         let panel = panel_blocks(obn);
         let mut packed = vec![0f32; obn * cbn * taps * cib * LANES];
         for co in 0..c_out {
@@ -305,7 +423,18 @@ impl PackedConv {
             },
             cib,
             panel,
+            volumetric,
         })
+    }
+
+    /// Kernel slices: the kernel size for a 3-D convolution, 1 for a 2-D one.
+    fn kernel_depth(&self) -> usize {
+        if self.volumetric { self.geom.kernel } else { 1 }
+    }
+
+    /// Taps per input channel.
+    fn taps(&self) -> usize {
+        self.kernel_depth() * self.geom.kernel * self.geom.kernel
     }
 
     /// Convolution of `x`, plus bias, plus `residual` (same shape and border as the output),
@@ -330,6 +459,13 @@ impl PackedConv {
         border: usize,
     ) -> Result<BlockedMap> {
         let g = self.geom;
+        if x.volumetric != self.volumetric {
+            candle_core::bail!(
+                "packed conv: a {} input for a {} convolution",
+                if x.volumetric { "3-D" } else { "2-D" },
+                if self.volumetric { "3-D" } else { "2-D" }
+            )
+        }
         if x.c != g.c_in || x.cib != self.cib || x.border < g.padding {
             candle_core::bail!(
                 "packed conv: input of {} channels (block {}, border {}) for a convolution of {} \
@@ -343,7 +479,14 @@ impl PackedConv {
             )
         }
         let (oh, ow) = g.out_size(x.h, x.w)?;
-        let mut out = BlockedMap::unwritten(x.n, g.c_out, (oh, ow), border);
+        let od = if self.volumetric {
+            g.out_size(x.d, x.w)?.0
+        } else {
+            1
+        };
+        let mut out = x
+            .empty_like(g.c_out, LANES, (od, oh, ow), border)
+            .unwritten_layout();
         if residual.is_some_and(|r| !out.layout().same_layout(r)) {
             candle_core::bail!("packed conv: residual does not match the output")
         }
@@ -351,7 +494,7 @@ impl PackedConv {
         // value is the same sum in the same order, so no bit changes.
         let subsampled;
         let (x, stride) = if g.kernel == 1 && g.stride > 1 && g.padding == 0 {
-            subsampled = x.subsampled(g.stride, (oh, ow));
+            subsampled = x.subsampled(g.stride, (od, oh, ow));
             (&subsampled, 1)
         } else {
             (x, g.stride)
@@ -363,14 +506,16 @@ impl PackedConv {
             relu,
             stride,
             out: Raw(out.as_mut_ptr()),
+            od,
             oh,
             ow,
             border,
             out_row: out.layout().row(),
+            out_slice: out.layout().slice(),
             out_plane: out.layout().plane(),
             out_image: out.layout().image(),
         };
-        job.run(backend, x.n * oh * ow * g.c_out * g.depth());
+        job.run(backend, job.pixels() * g.c_out * g.c_in * self.taps());
         // SAFETY: the job's tiles cover every (output block, pixel) of the batch, all lanes.
         Ok(unsafe { out.assume_written() })
     }
@@ -385,7 +530,7 @@ impl PackedConv {
     /// products ([`winograd`]).
     fn pointwise_serial(&self, backend: Backend, x: &BlockedMap, out: &mut BlockedMap) {
         debug_assert!(self.geom.kernel == 1 && self.geom.stride == 1 && self.geom.padding == 0);
-        debug_assert!(x.c == self.geom.c_in && x.cib == self.cib);
+        debug_assert!(x.c == self.geom.c_in && x.cib == self.cib && !x.volumetric);
         debug_assert!(out.dims() == (x.n, self.geom.c_out, x.h, x.w) && out.cib == LANES);
         let job = Job {
             conv: self,
@@ -394,10 +539,12 @@ impl PackedConv {
             relu: false,
             out: Raw(out.data.as_mut_ptr()),
             stride: 1,
+            od: 1,
             oh: x.h,
             ow: x.w,
             border: out.border,
             out_row: out.row(),
+            out_slice: out.slice(),
             out_plane: out.plane(),
             out_image: out.image(),
         };
@@ -448,9 +595,9 @@ impl Job<'_> {
         }
     }
 
-    /// Output pixels of the job, all images.
+    /// Output pixels (voxels) of the job, all images.
     fn pixels(&self) -> usize {
-        self.x.n * self.oh * self.ow
+        self.x.n * self.od * self.oh * self.ow
     }
 
     /// Splits the work into items of (tile range, span of block groups) — tile shape the first
@@ -476,10 +623,12 @@ impl Job<'_> {
         } else {
             rayon::current_num_threads()
         };
-        // Input values a tile reads (taps overlap, strides skip: pixels × stride² × channels).
+        // Input values a tile reads (taps overlap, strides skip: pixels × stride² × channels,
+        // stride³ for a volume).
         let in_values = self.x.blocks() * self.x.cib;
-        let tile_bytes = r * self.stride * self.stride * in_values * 4;
-        let group_weight_bytes = in_values * g.kernel * g.kernel * cb * LANES * 4;
+        let strides = self.stride.pow(if self.conv.volumetric { 3 } else { 2 });
+        let tile_bytes = r * strides * in_values * 4;
+        let group_weight_bytes = in_values * self.conv.taps() * cb * LANES * 4;
         // About eight items per thread, so uneven items still balance.
         let (ranges, spans) = item_split(ItemSplit {
             tiles,
@@ -530,3 +679,6 @@ pub(crate) mod winograd;
 #[cfg(test)]
 #[path = "blocked_tests.rs"]
 mod tests;
+#[cfg(test)]
+#[path = "blocked_volume_tests.rs"]
+mod volume_tests;

@@ -75,13 +75,21 @@ unsafe fn tiles<V: Lanes, const CB: usize, const R: usize>(job: &Job<'_>, t: Til
     let conv = job.conv;
     let x = job.x;
     let (k, s, cib) = (conv.geom.kernel, job.stride, conv.cib);
-    let (cbn, taps) = (x.blocks(), k * k);
-    let (in_row, in_plane, in_image) = (x.row(), x.plane(), x.image());
+    let (cbn, taps, kd) = (x.blocks(), conv.taps(), conv.kernel_depth());
+    let (in_row, in_slice, in_plane, in_image) = (x.row(), x.slice(), x.plane(), x.image());
     let panel = conv.panel;
     let w_step = panel * LANES;
     let origin = x.border - conv.geom.padding;
-    let per_image = job.oh * job.ow;
+    // A volume's first slice read (a 2-D map has one slice and no depth border: 0).
+    let origin_d = if conv.volumetric {
+        x.depth_border() - conv.geom.padding
+    } else {
+        0
+    };
+    let per_slice = job.oh * job.ow;
+    let per_image = job.od * per_slice;
     let last_pixel = x.n * per_image - 1;
+    let out_depth_border = if conv.volumetric { job.border } else { 0 };
     let ob0 = t.group * t.cb;
     let (pg, jp) = (ob0 / panel, ob0 % panel);
     // The tile's first weight: panel `pg`, block `jp` within it.
@@ -90,10 +98,12 @@ unsafe fn tiles<V: Lanes, const CB: usize, const R: usize>(job: &Job<'_>, t: Til
         .as_ptr()
         .wrapping_add(pg * cbn * taps * cib * w_step + jp * LANES);
     let xp = x.data.as_ptr();
-    // The next pixel's image, row and column, stepped one pixel at a time: two divisions per
-    // pixel cost 3–7 % of a narrow layer's time (the width-16 ResNet's stem and 3×3s).
+    // The next pixel's image, slice, row and column, stepped one pixel at a time: two
+    // divisions per pixel cost 3–7 % of a narrow layer's time (the width-16 ResNet's stem and
+    // 3×3s).
     let first = t.first * R;
     let (mut i, q) = (first / per_image, first % per_image);
+    let (mut oz, q) = (q / per_slice, q % per_slice);
     let (mut oy, mut ox) = (q / job.ow, q % job.ow);
     for tile in t.first..t.last {
         let mut px = [xp; R];
@@ -105,17 +115,27 @@ unsafe fn tiles<V: Lanes, const CB: usize, const R: usize>(job: &Job<'_>, t: Til
                 out_off[r] = out_off[r - 1];
                 continue;
             }
-            px[r] = xp
-                .wrapping_add(i * in_image + (oy * s + origin) * in_row + (ox * s + origin) * cib);
-            out_off[r] =
-                i * job.out_image + (oy + job.border) * job.out_row + (ox + job.border) * LANES;
+            px[r] = xp.wrapping_add(
+                i * in_image
+                    + (oz * s + origin_d) * in_slice
+                    + (oy * s + origin) * in_row
+                    + (ox * s + origin) * cib,
+            );
+            out_off[r] = i * job.out_image
+                + (oz + out_depth_border) * job.out_slice
+                + (oy + job.border) * job.out_row
+                + (ox + job.border) * LANES;
             ox += 1;
             if ox == job.ow {
                 ox = 0;
                 oy += 1;
                 if oy == job.oh {
                     oy = 0;
-                    i += 1;
+                    oz += 1;
+                    if oz == job.od {
+                        oz = 0;
+                        i += 1;
+                    }
                 }
             }
         }
@@ -137,11 +157,13 @@ unsafe fn tiles<V: Lanes, const CB: usize, const R: usize>(job: &Job<'_>, t: Til
             // and the packed weights (`[ky][kx][lane]`), so one pass over its `k · cib` values
             // makes the same multiply-adds in the same order as tap by tap, with less loop
             // overhead (most for the stem, whose input block has 1 or 3 lanes).
-            for ky in 0..k {
-                let xo = cb * in_plane + ky * in_row;
-                let xs: [*const f32; R] = std::array::from_fn(|r| px[r].wrapping_add(xo));
-                unsafe { accumulate::<V, CB, R>(&xs, w, w_step, k * cib, &mut acc) };
-                w = w.wrapping_add(k * cib * w_step);
+            for kz in 0..kd {
+                for ky in 0..k {
+                    let xo = cb * in_plane + kz * in_slice + ky * in_row;
+                    let xs: [*const f32; R] = std::array::from_fn(|r| px[r].wrapping_add(xo));
+                    unsafe { accumulate::<V, CB, R>(&xs, w, w_step, k * cib, &mut acc) };
+                    w = w.wrapping_add(k * cib * w_step);
+                }
             }
         }
         let stored = (last_pixel + 1 - tile * R).min(R);

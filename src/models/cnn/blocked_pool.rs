@@ -3,27 +3,29 @@
 //! stride-1 average pool (Inception's pool branch), the global average pool before a head, and
 //! the subsampling a strided 1×1 convolution reads.
 
-use super::{BlockedMap, min_chunks_per_task};
+use super::{BlockedMap, Extent, min_chunks_per_task};
 use crate::models::cnn::lanes::{Backend, LANES, Lanes, Scalar};
 use candle_core::Result;
 use rayon::prelude::*;
 
 impl BlockedMap {
-    /// Global average pooling: `[n][c]`, each mean summed over rows then columns in order.
-    /// A block's lanes are summed side by side, each in that order.
+    /// Global average pooling: `[n][c]`, each mean summed over slices (a volume's), rows, then
+    /// columns in order. A block's lanes are summed side by side, each in that order.
     pub(crate) fn global_avg_pool(&self) -> Vec<f32> {
-        let (blocks, cib, row, plane) = (self.blocks(), self.cib, self.row(), self.plane());
+        let (blocks, cib, plane) = (self.blocks(), self.cib, self.plane());
         let mut out = vec![0f32; self.n * self.c];
-        let count = (self.h * self.w) as f32;
+        let count = (self.d * self.h * self.w) as f32;
         for (i, dst) in out.chunks_mut(self.c).enumerate() {
             let img = &self.data[i * self.image()..(i + 1) * self.image()];
             for b in 0..blocks {
                 let mut sum = [0f32; LANES];
-                for y in 0..self.h {
-                    let start = b * plane + (y + self.border) * row + self.border * cib;
-                    for px in img[start..start + self.w * cib].chunks_exact(cib) {
-                        for (s, v) in sum.iter_mut().zip(px) {
-                            *s += v;
+                for z in 0..self.d {
+                    for y in 0..self.h {
+                        let start = b * plane + self.offset3(0, z, y, 0);
+                        for px in img[start..start + self.w * cib].chunks_exact(cib) {
+                            for (s, v) in sum.iter_mut().zip(px) {
+                                *s += v;
+                            }
                         }
                     }
                 }
@@ -36,25 +38,29 @@ impl BlockedMap {
         out
     }
 
-    /// Every `stride`-th pixel of each row and column from the first, as a map of `(oh, ow)`
-    /// pixels with no border: the only input values a 1×1 convolution of that stride (and no
-    /// padding) reads, packed so that it can run as a stride-1 one.
+    /// Every `stride`-th pixel of each row and column (and slice, in a volume) from the first,
+    /// as a map of `(od, oh, ow)` pixels (`od` = 1 in 2-D) with no border: the only input
+    /// values a 1×1 convolution of that stride (and no padding) reads, packed so that it can
+    /// run as a stride-1 one.
     ///
     /// A strided 1×1 tile takes each pixel's channels from its own cache line, twice as far
     /// apart as the pixels of a stride-1 tile, and measured slower per multiply-add than the
     /// copy costs (ResNet-50's 1024→2048 shortcut at 7×7, 2 threads: 1.55 → 1.09 ms with it).
-    pub(crate) fn subsampled(&self, stride: usize, (oh, ow): (usize, usize)) -> BlockedMap {
+    pub(crate) fn subsampled(&self, stride: usize, (od, oh, ow): Extent) -> BlockedMap {
         debug_assert!((oh - 1) * stride < self.h && (ow - 1) * stride < self.w);
-        let mut out = BlockedMap::empty(self.n, self.c, self.cib, (oh, ow), 0);
+        debug_assert!((od - 1) * stride < self.d);
+        let mut out = self.empty_like(self.c, self.cib, (od, oh, ow), 0);
         let mut data = Vec::with_capacity(out.n * out.image());
-        let (cib, row, plane) = (self.cib, self.row(), self.plane());
+        let (cib, plane) = (self.cib, self.plane());
         for image in self.data.chunks_exact(self.image()) {
             for block in image.chunks_exact(plane) {
-                for y in 0..oh {
-                    let line = (y * stride + self.border) * row + self.border * cib;
-                    for x in 0..ow {
-                        let at = line + x * stride * cib;
-                        data.extend_from_slice(&block[at..at + cib]);
+                for z in 0..out.d {
+                    for y in 0..oh {
+                        let line = self.offset3(0, z * stride, y * stride, 0);
+                        for x in 0..ow {
+                            let at = line + x * stride * cib;
+                            data.extend_from_slice(&block[at..at + cib]);
+                        }
                     }
                 }
             }
@@ -64,47 +70,54 @@ impl BlockedMap {
     }
 
     /// Max pooling over 3×3 windows with stride 2 and padding 1 (padded taps ignored), as the
-    /// ImageNet stem uses; output border `border`. Needs full channel blocks (a convolution's
-    /// output always has them).
+    /// ImageNet stem uses; output border `border`. A volume is pooled over 3×3×3 windows
+    /// likewise. Needs full channel blocks (a convolution's output always has them).
     pub(crate) fn max_pool_3x3_s2(&self, border: usize) -> Result<BlockedMap> {
         if self.cib != LANES {
             candle_core::bail!("max pool: channel block {} (needs {LANES})", self.cib)
         }
-        let (oh, ow) = ((self.h - 1) / 2 + 1, (self.w - 1) / 2 + 1);
-        let mut out = BlockedMap::zeros(self.n, self.c, LANES, (oh, ow), border);
+        let half = |n: usize| (n - 1) / 2 + 1;
+        let (od, oh, ow) = (half(self.d), half(self.h), half(self.w));
+        let mut out = self
+            .empty_like(self.c, LANES, (od, oh, ow), border)
+            .filled();
         let (in_plane, out_plane) = (self.plane(), out.plane());
-        let (in_row, out_row) = (self.row(), out.row());
         let backend = Backend::detect();
-        out.data
-            .par_chunks_mut(out_plane)
+        // Input rows and columns a window at output index `o` covers, padding excluded.
+        let window = |o: usize, n: usize| (2 * o).saturating_sub(1)..(2 * o + 2).min(n);
+        let mut data = std::mem::take(&mut out.data);
+        data.par_chunks_mut(out_plane)
             .with_min_len(min_chunks_per_task(in_plane))
             .zip(self.data.par_chunks(in_plane))
             .for_each(|(dst, src)| {
-                for oy in 0..oh {
-                    let ys = (2 * oy).saturating_sub(1)..(2 * oy + 2).min(self.h);
-                    let from =
-                        |y: usize, x: usize| (y + self.border) * in_row + (x + self.border) * LANES;
-                    let at = (oy + border) * out_row + border * LANES;
+                for (oz, oy) in (0..out.d).flat_map(|z| (0..oh).map(move |y| (z, y))) {
+                    let zs = window(oz, self.d);
+                    let ys = window(oy, self.h);
+                    let at = out.offset3(0, oz, oy, 0);
                     let taps = |ox: usize| {
-                        let xs = (2 * ox).saturating_sub(1)..(2 * ox + 2).min(self.w);
-                        ys.clone()
-                            .flat_map(move |y| xs.clone().map(move |x| (y, x)))
+                        let xs = window(ox, self.w);
+                        let ys = ys.clone();
+                        zs.clone().flat_map(move |z| {
+                            let xs = xs.clone();
+                            ys.clone()
+                                .flat_map(move |y| xs.clone().map(move |x| (z, y, x)))
+                        })
                     };
+                    let from = |(z, y, x): (usize, usize, usize)| self.offset3(0, z, y, x);
                     // SAFETY: taps lie inside the plane, outputs inside the output row.
                     let row = &mut dst[at..at + ow * LANES];
                     match backend {
                         #[cfg(target_arch = "x86_64")]
                         Backend::Avx512 | Backend::Avx2 => unsafe {
-                            pool_row_avx2(src, row, ow, |ox| taps(ox).map(|(y, x)| from(y, x)))
+                            pool_row_avx2(src, row, ow, |ox| taps(ox).map(from))
                         },
                         _ => unsafe {
-                            pool_row::<Scalar, _>(src, row, ow, |ox| {
-                                taps(ox).map(|(y, x)| from(y, x))
-                            })
+                            pool_row::<Scalar, _>(src, row, ow, |ox| taps(ox).map(from))
                         },
                     }
                 }
             });
+        out.data = data;
         Ok(out)
     }
 }

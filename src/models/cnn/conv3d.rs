@@ -545,6 +545,35 @@ impl FusedConv3d {
         })
     }
 
+    /// The same convolution packed for channel-blocked volumes ([`super::blocked`]) whose
+    /// channel block is `cib`; an error unless it is cubic (kernel, stride and padding equal
+    /// along every axis, as in the 3-D ResNet).
+    pub(crate) fn packed(&self, cib: usize) -> Result<super::blocked::PackedConv> {
+        let g = self.geom;
+        let [k, ..] = g.kernel;
+        if g.kernel != [k; 3] || g.stride != [g.stride[0]; 3] || g.padding != [g.padding[0]; 3] {
+            candle_core::bail!(
+                "blocked conv3d: kernel {:?}, stride {:?} and padding {:?} are not cubic",
+                g.kernel,
+                g.stride,
+                g.padding
+            )
+        }
+        super::blocked::PackedConv::pack_volume(
+            &self.weight,
+            &self.bias,
+            (g.c_out, g.c_in, k),
+            (g.stride[0], g.padding[0]),
+            cib,
+        )
+    }
+
+    /// Zero padding on each side (the same along every axis for a cubic convolution: the
+    /// depth axis').
+    pub(crate) fn padding(&self) -> usize {
+        self.geom.padding[0]
+    }
+
     /// Convolution and bias of `xs` `[b, c_in, d, h, w]`, then ReLU when `relu`.
     pub fn forward(&self, xs: &Tensor, relu: bool) -> Result<Tensor> {
         xs.contiguous()?

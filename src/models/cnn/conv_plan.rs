@@ -10,6 +10,7 @@ use super::blocked::{BlockedMap, PackedConv};
 use super::fastconv::FusedConv;
 use super::lanes::LANES;
 use super::layers::ConvBn;
+use super::layers3d::ConvBn3d;
 use candle_core::{DType, Result, Tensor};
 
 /// Every activation between layers carries at least this zero border: enough for 3×3
@@ -78,6 +79,14 @@ pub(crate) fn packed(conv: &ConvBn, cib: usize) -> Result<(PackedConv, usize)> {
     Ok((folded.packed(cib)?, folded.padding()))
 }
 
+/// [`packed`] for a folded 3-D [`ConvBn3d`] (volumes in, volumes out).
+pub(crate) fn packed_volume(conv: &ConvBn3d, cib: usize) -> Result<(PackedConv, usize)> {
+    let Some(folded) = conv.folded() else {
+        candle_core::bail!("blocked inference: 3-D convolution not folded")
+    };
+    Ok((folded.packed(cib)?, folded.padding()))
+}
+
 /// The plan's form of a folded [`ConvBn`] inside a network (channel block [`LANES`]).
 pub(crate) fn planned(conv: &ConvBn) -> Result<PlanConv> {
     let folded = folded(conv)?;
@@ -103,4 +112,14 @@ pub(crate) fn input_map(xs: &Tensor, in_channels: usize, border: usize) -> Resul
     }
     let values = xs.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
     BlockedMap::from_nchw(&values, dims, border)
+}
+
+/// `xs` `[batch, in_channels, d, h, w]` as a blocked volume with a zero border of `border`.
+pub(crate) fn input_volume(xs: &Tensor, in_channels: usize, border: usize) -> Result<BlockedMap> {
+    let dims = xs.dims5()?;
+    if dims.1 != in_channels {
+        candle_core::bail!("{} input channels, the network takes {in_channels}", dims.1)
+    }
+    let values = xs.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
+    BlockedMap::from_ncdhw(&values, dims, border)
 }

@@ -96,6 +96,11 @@ impl ConvBn3d {
         }
     }
 
+    /// The folded convolution, once [`ConvBn3d::fold`] was called.
+    pub(crate) fn folded(&self) -> Option<&FusedConv3d> {
+        self.folded.as_ref()
+    }
+
     /// Folds the running batch-norm statistics into a detached, fused convolution with bias:
     /// `w' = w·γ/√(σ²+ε)`, `b' = β − μ·γ/√(σ²+ε)`.
     pub fn fold(&mut self) -> Result<()> {

@@ -15,8 +15,10 @@ use super::conv3d::Conv3dShape;
 use super::layers::{ClassifierNet, stage_train};
 use super::layers3d::{ConvBn3d, global_avg_pool3d, max_pool3d};
 use super::resnet::{ResNetConfig, Stem};
+use super::resnet_infer::BlockedResNet;
 use candle_core::{Result, Tensor};
 use candle_nn::{Linear, VarBuilder};
+use std::sync::Arc;
 
 /// 3-D ResNet settings: the same fields as the 2-D [`ResNetConfig`].
 pub type ResNet3dConfig = ResNetConfig;
@@ -118,6 +120,8 @@ pub struct ResNet3d {
     stages: Vec<Vec<Block3d>>,
     fc: Linear,
     frozen_stages: Option<usize>,
+    /// The channel-blocked inference pass, built when batch norm is folded.
+    inference: Option<Arc<BlockedResNet>>,
 }
 
 impl ResNet3d {
@@ -168,6 +172,7 @@ impl ResNet3d {
             stages,
             fc,
             frozen_stages,
+            inference: None,
         })
     }
 
@@ -184,6 +189,9 @@ impl ClassifierNet for ResNet3d {
                 "resnet3d: input must be [batch, channels, d, h, w], got {:?}",
                 xs.dims()
             )
+        }
+        if let (Some(plan), false) = (&self.inference, train) {
+            return plan.features(xs);
         }
         let mut ys = self
             .stem
@@ -219,6 +227,17 @@ impl ClassifierNet for ResNet3d {
         for block in self.stages.iter_mut().flatten() {
             block.fold()?;
         }
+        let blocks = self
+            .stages
+            .iter()
+            .flatten()
+            .map(|b| (&b.convs[..], b.downsample.as_ref()));
+        self.inference = Some(Arc::new(BlockedResNet::new_volumetric(
+            self.config.in_channels,
+            &self.stem,
+            self.config.stem == Stem::Imagenet,
+            blocks,
+        )?));
         Ok(())
     }
 }
@@ -320,6 +339,39 @@ mod tests {
             );
             let flat = xs.flatten_from(1).unwrap();
             assert!(net.forward_t(&flat, false).is_err());
+        }
+    }
+
+    #[test]
+    fn the_folded_pass_gives_a_volume_the_same_bits_alone_or_in_a_batch() {
+        for stem in [Stem::Small, Stem::Imagenet] {
+            let cfg = ResNetConfig {
+                depth: ResNetDepth::R18,
+                in_channels: 1,
+                num_classes: 2,
+                base_width: 8,
+                stem,
+            };
+            let (_map, vb) = seeded_varmap(3);
+            let mut net = ResNet3d::new(&cfg, None, vb).unwrap();
+            let xs = Tensor::randn(0f32, 1.0, (3, 1, 12, 12, 12), &Device::Cpu).unwrap();
+            net.forward_t(&xs, true).unwrap();
+            net.fold_batch_norm().unwrap();
+            let bits = |t: Tensor| -> Vec<u32> {
+                let v: Vec<f32> = t.flatten_all().unwrap().to_vec1().unwrap();
+                v.iter().map(|x| x.to_bits()).collect()
+            };
+            let whole = bits(net.forward_t(&xs, false).unwrap());
+            for i in 0..3 {
+                let alone = bits(net.forward_t(&xs.narrow(0, i, 1).unwrap(), false).unwrap());
+                assert_eq!(alone, whole[i * 2..(i + 1) * 2], "{stem:?}: volume {i}");
+            }
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(3)
+                .build()
+                .unwrap();
+            let threads = pool.install(|| bits(net.forward_t(&xs, false).unwrap()));
+            assert_eq!(threads, whole, "{stem:?}: 3 threads");
         }
     }
 }

@@ -1,15 +1,19 @@
-//! A folded 2-D ResNet's inference pass on the channel-blocked layout ([`super::blocked`]).
+//! A folded ResNet's inference pass on the channel-blocked layout ([`super::blocked`]), 2-D or
+//! 3-D.
 //!
-//! Principal type: [`BlockedResNet`], built by [`super::resnet::ResNet`]'s
-//! `fold_batch_norm` from the folded convolutions. The stem, max pool, residual blocks and
+//! Principal type: [`BlockedResNet`], built by [`super::resnet::ResNet`]'s and
+//! [`super::resnet3d::ResNet3d`]'s `fold_batch_norm` from the folded convolutions. The stem, max pool, residual blocks and
 //! global average pool all stay in the blocked layout, so the only layout changes are the input
 //! image on the way in and the pooled `[batch, channels]` features on the way out; the linear
 //! head stays candle's.
 
 use super::blocked::{BlockedMap, PackedConv, Unsplit, batch_pass};
-use super::conv_plan::{BORDER, PlanConv, input_block, input_map, packed, planned};
+use super::conv_plan::{
+    BORDER, PlanConv, input_block, input_map, input_volume, packed, packed_volume, planned,
+};
 use super::lanes::LANES;
 use super::layers::ConvBn;
+use super::layers3d::ConvBn3d;
 use candle_core::{Result, Tensor};
 
 /// A residual block: its convolutions in order (the last one takes the shortcut and the ReLU)
@@ -28,6 +32,8 @@ pub(crate) struct BlockedResNet {
     stem_padding: usize,
     max_pool: bool,
     blocks: Vec<PlanBlock>,
+    /// A 3-D ResNet: inputs `[batch, channels, d, h, w]`, every convolution cubic.
+    volumetric: bool,
 }
 
 impl BlockedResNet {
@@ -56,10 +62,42 @@ impl BlockedResNet {
             stem_padding,
             max_pool,
             blocks: plan,
+            volumetric: false,
         })
     }
 
-    /// Pooled features `[batch, channels]` of `xs` `[batch, in_channels, h, w]`.
+    /// As [`BlockedResNet::new`] for a folded 3-D ResNet. Its convolutions are all direct: the
+    /// Winograd form is 2-D only.
+    pub(crate) fn new_volumetric<'a>(
+        in_channels: usize,
+        stem: &ConvBn3d,
+        max_pool: bool,
+        blocks: impl IntoIterator<Item = (&'a [ConvBn3d], Option<&'a ConvBn3d>)>,
+    ) -> Result<BlockedResNet> {
+        let (stem, stem_padding) = packed_volume(stem, input_block(in_channels))?;
+        let mut plan = Vec::new();
+        for (convs, downsample) in blocks {
+            let direct = |c| Ok(PlanConv::Direct(packed_volume(c, LANES)?.0));
+            plan.push(PlanBlock {
+                convs: convs.iter().map(direct).collect::<Result<_>>()?,
+                downsample: match downsample {
+                    Some(d) => Some(packed_volume(d, LANES)?.0),
+                    None => None,
+                },
+            });
+        }
+        Ok(BlockedResNet {
+            in_channels,
+            stem,
+            stem_padding,
+            max_pool,
+            blocks: plan,
+            volumetric: true,
+        })
+    }
+
+    /// Pooled features `[batch, channels]` of `xs` `[batch, in_channels, h, w]` (`[batch,
+    /// in_channels, d, h, w]` for a 3-D ResNet).
     pub(crate) fn features(&self, xs: &Tensor) -> Result<Tensor> {
         // A share of the batch per thread, or handed to rayon's pool once (see `batch_pass`).
         batch_pass(xs, Unsplit::InPool, |xs| self.features_here(xs))
@@ -67,7 +105,11 @@ impl BlockedResNet {
 
     /// [`Self::features`] on the current thread.
     fn features_here(&self, xs: &Tensor) -> Result<Tensor> {
-        let input = input_map(xs, self.in_channels, self.stem_padding)?;
+        let input = if self.volumetric {
+            input_volume(xs, self.in_channels, self.stem_padding)?
+        } else {
+            input_map(xs, self.in_channels, self.stem_padding)?
+        };
         let mut ys = self.stem.forward(&input, None, true, BORDER)?;
         if self.max_pool {
             ys = ys.max_pool_3x3_s2(BORDER)?;

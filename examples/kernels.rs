@@ -15,7 +15,8 @@ use radbench::features::{self, FeatureSettings, preprocess};
 use radbench::models::cnn::inception::{Inception, InceptionConfig};
 use radbench::models::cnn::layers::ClassifierNet;
 use radbench::models::cnn::optim::{Optimizer, OptimizerKind};
-use radbench::models::cnn::resnet::{ResNet, ResNetConfig, ResNetDepth};
+use radbench::models::cnn::resnet::{ResNet, ResNetConfig, ResNetDepth, Stem};
+use radbench::models::cnn::resnet3d::ResNet3d;
 use radbench::models::cnn::store::seeded_varmap;
 use radbench::models::cnn::train::trainable_params;
 use radbench::models::cnn::unet::{UNet, UNetConfig};
@@ -79,7 +80,7 @@ fn phantom() -> (radbench::data::image::Image, radbench::data::image::Mask) {
     )
 }
 
-const KERNELS: [&str; 16] = [
+const KERNELS: [&str; 17] = [
     "auc_10k",
     "delong_paired_10k",
     "bootstrap_auc_200x10k",
@@ -96,6 +97,7 @@ const KERNELS: [&str; 16] = [
     "inception64_1x64x64",
     "inception64_b8_1x64x64",
     "unet32_b8_1x64x64",
+    "resnet3d18w16_1x28x28x28",
 ];
 
 fn run(kernel: &str, reps: usize) -> Result<(), String> {
@@ -173,6 +175,23 @@ fn run(kernel: &str, reps: usize) -> Result<(), String> {
             drop(map);
             net.fold_batch_norm().map_err(|e| e.to_string())?;
             let x = Tensor::ones((batch, c, hw, hw), DType::F32, &Device::Cpu)
+                .map_err(|e| e.to_string())?;
+            for _ in 0..reps {
+                black_box(net.forward_t(&x, false).map_err(|e| e.to_string())?);
+            }
+        }
+        "resnet3d18w16_1x28x28x28" => {
+            let (_map, vb) = seeded_varmap(1);
+            let cfg = ResNetConfig {
+                depth: ResNetDepth::R18,
+                in_channels: 1,
+                num_classes: 2,
+                base_width: 16,
+                stem: Stem::Small,
+            };
+            let mut net = ResNet3d::new(&cfg, None, vb).map_err(|e| e.to_string())?;
+            net.fold_batch_norm().map_err(|e| e.to_string())?;
+            let x = Tensor::ones((1, 1, 28, 28, 28), DType::F32, &Device::Cpu)
                 .map_err(|e| e.to_string())?;
             for _ in 0..reps {
                 black_box(net.forward_t(&x, false).map_err(|e| e.to_string())?);

@@ -107,8 +107,10 @@ impl BlockedMap {
                 // A volume's first and last `border` slices are all border.
                 let (front, rest) = plane.split_at_mut(depth_border * slice);
                 let (slices, back) = rest.split_at_mut(map.d * slice);
-                front.fill(zero);
-                back.fill(zero);
+                if depth_border > 0 {
+                    front.fill(zero);
+                    back.fill(zero);
+                }
                 for slice in slices.chunks_exact_mut(slice) {
                     let (top, rest) = slice.split_at_mut(border * row);
                     let (middle, bottom) = rest.split_at_mut(h * row);

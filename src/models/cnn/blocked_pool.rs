@@ -91,29 +91,32 @@ impl BlockedMap {
             .zip(self.data.par_chunks(in_plane))
             .for_each(|(dst, src)| {
                 for (oz, oy) in (0..out.d).flat_map(|z| (0..oh).map(move |y| (z, y))) {
-                    let zs = window(oz, self.d);
-                    let ys = window(oy, self.h);
+                    // Where each input row of the window starts (at most 3 × 3 in a volume, 3 in
+                    // a 2-D map); the columns are then a run along each row.
+                    let mut lines = [0usize; 9];
+                    let mut count = 0;
+                    for z in window(oz, self.d) {
+                        for y in window(oy, self.h) {
+                            lines[count] = self.offset3(0, z, y, 0);
+                            count += 1;
+                        }
+                    }
+                    let lines = &lines[..count];
                     let at = out.offset3(0, oz, oy, 0);
                     let taps = |ox: usize| {
                         let xs = window(ox, self.w);
-                        let ys = ys.clone();
-                        zs.clone().flat_map(move |z| {
-                            let xs = xs.clone();
-                            ys.clone()
-                                .flat_map(move |y| xs.clone().map(move |x| (z, y, x)))
-                        })
+                        lines
+                            .iter()
+                            .flat_map(move |&line| xs.clone().map(move |x| line + x * LANES))
                     };
-                    let from = |(z, y, x): (usize, usize, usize)| self.offset3(0, z, y, x);
                     // SAFETY: taps lie inside the plane, outputs inside the output row.
                     let row = &mut dst[at..at + ow * LANES];
                     match backend {
                         #[cfg(target_arch = "x86_64")]
                         Backend::Avx512 | Backend::Avx2 => unsafe {
-                            pool_row_avx2(src, row, ow, |ox| taps(ox).map(from))
+                            pool_row_avx2(src, row, ow, taps)
                         },
-                        _ => unsafe {
-                            pool_row::<Scalar, _>(src, row, ow, |ox| taps(ox).map(from))
-                        },
+                        _ => unsafe { pool_row::<Scalar, _>(src, row, ow, taps) },
                     }
                 }
             });

@@ -79,12 +79,35 @@ pub(crate) fn packed(conv: &ConvBn, cib: usize) -> Result<(PackedConv, usize)> {
     Ok((folded.packed(cib)?, folded.padding()))
 }
 
-/// [`packed`] for a folded 3-D [`ConvBn3d`] (volumes in, volumes out).
-pub(crate) fn packed_volume(conv: &ConvBn3d, cib: usize) -> Result<(PackedConv, usize)> {
-    let Some(folded) = conv.folded() else {
-        candle_core::bail!("blocked inference: 3-D convolution not folded")
-    };
-    Ok((folded.packed(cib)?, folded.padding()))
+/// A folded convolution a plan is built from: 2-D ([`ConvBn`]) or 3-D ([`ConvBn3d`], whose
+/// packed form takes volumes).
+pub(crate) trait PlanSource {
+    /// Its packed form for inputs of channel block `cib`, and its padding ([`packed`]).
+    fn packed(&self, cib: usize) -> Result<(PackedConv, usize)>;
+    /// Its form inside a network ([`planned`]).
+    fn planned(&self) -> Result<PlanConv>;
+}
+
+impl PlanSource for ConvBn {
+    fn packed(&self, cib: usize) -> Result<(PackedConv, usize)> {
+        packed(self, cib)
+    }
+    fn planned(&self) -> Result<PlanConv> {
+        planned(self)
+    }
+}
+
+impl PlanSource for ConvBn3d {
+    fn packed(&self, cib: usize) -> Result<(PackedConv, usize)> {
+        let Some(folded) = self.folded() else {
+            candle_core::bail!("blocked inference: 3-D convolution not folded")
+        };
+        Ok((folded.packed(cib)?, folded.padding()))
+    }
+    /// Direct: the Winograd form is 2-D only.
+    fn planned(&self) -> Result<PlanConv> {
+        Ok(PlanConv::Direct(PlanSource::packed(self, LANES)?.0))
+    }
 }
 
 /// The plan's form of a folded [`ConvBn`] inside a network (channel block [`LANES`]).
@@ -104,22 +127,22 @@ pub(crate) fn input_block(in_channels: usize) -> usize {
     in_channels.min(LANES)
 }
 
-/// `xs` `[batch, in_channels, h, w]` in the blocked layout with a zero border of `border`.
+/// `xs` `[batch, in_channels, h, w]` in the blocked layout with a zero border of `border`; a
+/// volume for `[batch, in_channels, d, h, w]`.
 pub(crate) fn input_map(xs: &Tensor, in_channels: usize, border: usize) -> Result<BlockedMap> {
-    let dims = xs.dims4()?;
-    if dims.1 != in_channels {
-        candle_core::bail!("{} input channels, the network takes {in_channels}", dims.1)
+    if xs.dims().get(1) != Some(&in_channels) {
+        candle_core::bail!(
+            "input of shape {:?}: the network takes {in_channels} channels",
+            xs.dims()
+        )
     }
     let values = xs.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
-    BlockedMap::from_nchw(&values, dims, border)
-}
-
-/// `xs` `[batch, in_channels, d, h, w]` as a blocked volume with a zero border of `border`.
-pub(crate) fn input_volume(xs: &Tensor, in_channels: usize, border: usize) -> Result<BlockedMap> {
-    let dims = xs.dims5()?;
-    if dims.1 != in_channels {
-        candle_core::bail!("{} input channels, the network takes {in_channels}", dims.1)
+    match *xs.dims() {
+        [n, c, h, w] => BlockedMap::from_nchw(&values, (n, c, h, w), border),
+        [n, c, d, h, w] => BlockedMap::from_ncdhw(&values, (n, c, d, h, w), border),
+        _ => candle_core::bail!(
+            "input must be [batch, channels, h, w] or [batch, channels, d, h, w], got {:?}",
+            xs.dims()
+        ),
     }
-    let values = xs.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
-    BlockedMap::from_ncdhw(&values, dims, border)
 }

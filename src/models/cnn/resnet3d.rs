@@ -232,7 +232,7 @@ impl ClassifierNet for ResNet3d {
             .iter()
             .flatten()
             .map(|b| (&b.convs[..], b.downsample.as_ref()));
-        self.inference = Some(Arc::new(BlockedResNet::new_volumetric(
+        self.inference = Some(Arc::new(BlockedResNet::new(
             self.config.in_channels,
             &self.stem,
             self.config.stem == Stem::Imagenet,

@@ -8,12 +8,8 @@
 //! head stays candle's.
 
 use super::blocked::{BlockedMap, PackedConv, Unsplit, batch_pass};
-use super::conv_plan::{
-    BORDER, PlanConv, input_block, input_map, input_volume, packed, packed_volume, planned,
-};
+use super::conv_plan::{BORDER, PlanConv, PlanSource, input_block, input_map};
 use super::lanes::LANES;
-use super::layers::ConvBn;
-use super::layers3d::ConvBn3d;
 use candle_core::{Result, Tensor};
 
 /// A residual block: its convolutions in order (the last one takes the shortcut and the ReLU)
@@ -32,26 +28,24 @@ pub(crate) struct BlockedResNet {
     stem_padding: usize,
     max_pool: bool,
     blocks: Vec<PlanBlock>,
-    /// A 3-D ResNet: inputs `[batch, channels, d, h, w]`, every convolution cubic.
-    volumetric: bool,
 }
 
 impl BlockedResNet {
     /// From the folded stem, whether the stem max-pools, and each block's convolutions and
-    /// projection.
-    pub(crate) fn new<'a>(
+    /// projection; 2-D ([`super::layers::ConvBn`]) or 3-D ([`super::layers3d::ConvBn3d`]) alike.
+    pub(crate) fn new<'a, C: PlanSource + 'a>(
         in_channels: usize,
-        stem: &ConvBn,
+        stem: &C,
         max_pool: bool,
-        blocks: impl IntoIterator<Item = (&'a [ConvBn], Option<&'a ConvBn>)>,
+        blocks: impl IntoIterator<Item = (&'a [C], Option<&'a C>)>,
     ) -> Result<BlockedResNet> {
-        let (stem, stem_padding) = packed(stem, input_block(in_channels))?;
+        let (stem, stem_padding) = stem.packed(input_block(in_channels))?;
         let mut plan = Vec::new();
         for (convs, downsample) in blocks {
             plan.push(PlanBlock {
-                convs: convs.iter().map(planned).collect::<Result<_>>()?,
+                convs: convs.iter().map(C::planned).collect::<Result<_>>()?,
                 downsample: match downsample {
-                    Some(d) => Some(packed(d, LANES)?.0),
+                    Some(d) => Some(d.packed(LANES)?.0),
                     None => None,
                 },
             });
@@ -62,37 +56,6 @@ impl BlockedResNet {
             stem_padding,
             max_pool,
             blocks: plan,
-            volumetric: false,
-        })
-    }
-
-    /// As [`BlockedResNet::new`] for a folded 3-D ResNet. Its convolutions are all direct: the
-    /// Winograd form is 2-D only.
-    pub(crate) fn new_volumetric<'a>(
-        in_channels: usize,
-        stem: &ConvBn3d,
-        max_pool: bool,
-        blocks: impl IntoIterator<Item = (&'a [ConvBn3d], Option<&'a ConvBn3d>)>,
-    ) -> Result<BlockedResNet> {
-        let (stem, stem_padding) = packed_volume(stem, input_block(in_channels))?;
-        let mut plan = Vec::new();
-        for (convs, downsample) in blocks {
-            let direct = |c| Ok(PlanConv::Direct(packed_volume(c, LANES)?.0));
-            plan.push(PlanBlock {
-                convs: convs.iter().map(direct).collect::<Result<_>>()?,
-                downsample: match downsample {
-                    Some(d) => Some(packed_volume(d, LANES)?.0),
-                    None => None,
-                },
-            });
-        }
-        Ok(BlockedResNet {
-            in_channels,
-            stem,
-            stem_padding,
-            max_pool,
-            blocks: plan,
-            volumetric: true,
         })
     }
 
@@ -105,11 +68,7 @@ impl BlockedResNet {
 
     /// [`Self::features`] on the current thread.
     fn features_here(&self, xs: &Tensor) -> Result<Tensor> {
-        let input = if self.volumetric {
-            input_volume(xs, self.in_channels, self.stem_padding)?
-        } else {
-            input_map(xs, self.in_channels, self.stem_padding)?
-        };
+        let input = input_map(xs, self.in_channels, self.stem_padding)?;
         let mut ys = self.stem.forward(&input, None, true, BORDER)?;
         if self.max_pool {
             ys = ys.max_pool_3x3_s2(BORDER)?;

@@ -56,8 +56,8 @@ fn reference3(
 
 /// (batch, c_in, (d, h, w), c_out, kernel, stride, padding): the 3-D ResNet's shapes (small
 /// and ImageNet stems, stage transitions, the strided 1×1×1 projection, 2³ maps) and awkward
-/// ones (one-slice volumes, 12 channels).
-const CASES: [(usize, usize, Dims3, usize, usize, usize, usize); 8] = [
+/// ones (one-slice volumes, 12 channels, a 3-channel input: three co-registered sequences).
+const CASES: [(usize, usize, Dims3, usize, usize, usize, usize); 9] = [
     (2, 1, (6, 7, 5), 8, 3, 1, 1),
     (1, 1, (9, 8, 7), 16, 7, 2, 3),
     (2, 16, (5, 6, 4), 32, 3, 2, 1),
@@ -66,6 +66,7 @@ const CASES: [(usize, usize, Dims3, usize, usize, usize, usize); 8] = [
     (3, 8, (1, 3, 3), 8, 3, 1, 1),
     (1, 12, (4, 4, 4), 12, 3, 1, 1),
     (2, 16, (4, 4, 4), 16, 3, 1, 1),
+    (2, 3, (4, 5, 6), 16, 3, 2, 1),
 ];
 
 #[test]

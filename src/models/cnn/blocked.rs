@@ -214,10 +214,14 @@ impl PackedConv {
             )
         }
         let (oh, ow) = g.out_size(x.h, x.w)?;
-        let od = if self.volumetric {
-            g.out_size(x.d, x.w)?.0
-        } else {
-            1
+        let od = match (self.volumetric, g.out_len(x.d)) {
+            (false, _) => 1,
+            (true, Some(od)) => od,
+            (true, None) => candle_core::bail!(
+                "packed conv: {} slices, fewer than the kernel {}",
+                x.d,
+                g.kernel
+            ),
         };
         let mut out = x
             .empty_like(g.c_out, LANES, (od, oh, ow), border)

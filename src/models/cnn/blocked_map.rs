@@ -34,16 +34,28 @@ impl BlockedMap {
         (h, w): (usize, usize),
         border: usize,
     ) -> Self {
+        BlockedMap::layout(n, (c, cib), (1, h, w), border, false)
+    }
+
+    /// A map's layout, `data` empty: a volume of `d` slices, or (`volumetric` false) a 2-D map,
+    /// whose `d` is 1 whatever is passed.
+    fn layout(
+        n: usize,
+        (c, cib): (usize, usize),
+        (d, h, w): Extent,
+        border: usize,
+        volumetric: bool,
+    ) -> Self {
         BlockedMap {
             data: Vec::new(),
             n,
             c,
             cib,
-            d: 1,
+            d: if volumetric { d } else { 1 },
             h,
             w,
             border,
-            volumetric: false,
+            volumetric,
         }
     }
 
@@ -56,12 +68,7 @@ impl BlockedMap {
         (d, h, w): Extent,
         border: usize,
     ) -> Self {
-        let mut map = BlockedMap::empty(self.n, c, cib, (h, w), border);
-        if self.volumetric {
-            map.d = d;
-            map.volumetric = true;
-        }
-        map
+        BlockedMap::layout(self.n, (c, cib), (d, h, w), border, self.volumetric)
     }
 
     /// A zero map.
@@ -157,9 +164,7 @@ impl BlockedMap {
         border: usize,
     ) -> Result<Self> {
         let cib = if c < LANES { c } else { LANES };
-        let mut volume = BlockedMap::empty(n, c, cib, (h, w), border);
-        (volume.d, volume.volumetric) = (d, true);
-        volume.with_values(x)
+        BlockedMap::layout(n, (c, cib), (d, h, w), border, true).with_values(x)
     }
 
     /// This layout holding `x` (channel-major: NCHW, or NCDHW for a volume), zero elsewhere.

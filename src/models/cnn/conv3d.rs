@@ -568,12 +568,6 @@ impl FusedConv3d {
         )
     }
 
-    /// Zero padding on each side (the same along every axis for a cubic convolution: the
-    /// depth axis').
-    pub(crate) fn padding(&self) -> usize {
-        self.geom.padding[0]
-    }
-
     /// Convolution and bias of `xs` `[b, c_in, d, h, w]`, then ReLU when `relu`.
     pub fn forward(&self, xs: &Tensor, relu: bool) -> Result<Tensor> {
         xs.contiguous()?

@@ -102,7 +102,9 @@ impl PlanSource for ConvBn3d {
         let Some(folded) = self.folded() else {
             candle_core::bail!("blocked inference: 3-D convolution not folded")
         };
-        Ok((folded.packed(cib)?, folded.padding()))
+        let conv = folded.packed(cib)?;
+        let padding = conv.padding();
+        Ok((conv, padding))
     }
     /// Direct: the Winograd form is 2-D only.
     fn planned(&self) -> Result<PlanConv> {
@@ -130,19 +132,19 @@ pub(crate) fn input_block(in_channels: usize) -> usize {
 /// `xs` `[batch, in_channels, h, w]` in the blocked layout with a zero border of `border`; a
 /// volume for `[batch, in_channels, d, h, w]`.
 pub(crate) fn input_map(xs: &Tensor, in_channels: usize, border: usize) -> Result<BlockedMap> {
-    if xs.dims().get(1) != Some(&in_channels) {
+    let dims = xs.dims();
+    if !(4..=5).contains(&dims.len()) {
         candle_core::bail!(
-            "input of shape {:?}: the network takes {in_channels} channels",
-            xs.dims()
+            "input must be [batch, channels, h, w] or [batch, channels, d, h, w], got {dims:?}"
         )
     }
+    if dims[1] != in_channels {
+        candle_core::bail!("input of shape {dims:?}: the network takes {in_channels} channels")
+    }
     let values = xs.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
-    match *xs.dims() {
+    match *dims {
         [n, c, h, w] => BlockedMap::from_nchw(&values, (n, c, h, w), border),
         [n, c, d, h, w] => BlockedMap::from_ncdhw(&values, (n, c, d, h, w), border),
-        _ => candle_core::bail!(
-            "input must be [batch, channels, h, w] or [batch, channels, d, h, w], got {:?}",
-            xs.dims()
-        ),
+        _ => unreachable!("rank checked above"),
     }
 }

@@ -148,18 +148,20 @@ pub(crate) struct Epilogue<'a> {
 
 impl Geometry {
     pub(crate) fn out_size(&self, h: usize, w: usize) -> Result<(usize, usize)> {
-        let span = |n: usize| {
-            (n + 2 * self.padding)
-                .checked_sub(self.kernel)
-                .map(|d| d / self.stride + 1)
-        };
-        match (span(h), span(w)) {
+        match (self.out_len(h), self.out_len(w)) {
             (Some(oh), Some(ow)) => Ok((oh, ow)),
             _ => candle_core::bail!(
                 "conv: input {h}×{w} smaller than the kernel {}",
                 self.kernel
             ),
         }
+    }
+
+    /// Output length along an axis of `n` input values, `None` when the kernel does not fit.
+    pub(crate) fn out_len(&self, n: usize) -> Option<usize> {
+        (n + 2 * self.padding)
+            .checked_sub(self.kernel)
+            .map(|d| d / self.stride + 1)
     }
 
     /// Rows of the im2col matrix: `c_in·k·k`.

@@ -409,6 +409,8 @@ use kernel::{run_avx2, run_avx512};
 use kernel::{run_tiles, zmm_tile_pixels};
 #[path = "blocked_concat.rs"]
 mod concat;
+#[path = "blocked_order.rs"]
+mod order;
 #[path = "blocked_threads.rs"]
 mod threads;
 use threads::{ItemSplit, item_split};

@@ -1,6 +1,7 @@
 //! The register-tile kernels of [`super::PackedConv`]: which tile shapes each back-end runs
 //! ([`run_avx512`], [`run_avx2`], [`run_tiles`]), and the tile loop itself ([`tiles`]).
 
+use super::order::{PixelOrder, TapWindow};
 use super::{Job, LANES, Lanes, PREFETCH_AHEAD, Tiles};
 
 /// Pixels per tile of [`Backend::Avx512`]'s 16-lane tiles (one or two vectors per pixel) for
@@ -71,6 +72,32 @@ fn no_arm((cb, r): (usize, usize)) -> ! {
 /// `V::BLOCKS` output blocks each (`t.cb` blocks in all).
 #[inline(always)]
 unsafe fn tiles<V: Lanes, const CB: usize, const R: usize>(job: &Job<'_>, t: Tiles) {
+    // SAFETY: as the caller's.
+    unsafe {
+        if banded(job, R) {
+            tiles_in::<V, CB, R, true>(job, t)
+        } else {
+            tiles_in::<V, CB, R, false>(job, t)
+        }
+    }
+}
+
+/// Whether a job's tiles of `r` pixels take the banded order and skip taps outside the map
+/// (see `order`): kernels larger than 1×1, on batches of at least half a tile, whose corner
+/// regions fill a tile or two. Elsewhere the plain order and every tap: at batch 1 the banded
+/// order's tiles mostly straddle regions, and both it and the per-tile window made the
+/// width-16 ResNet-18 and ResNet-50 3–7 % slower.
+fn banded(job: &Job<'_>, r: usize) -> bool {
+    job.conv.geom.kernel > 1 && 2 * job.x.n >= r
+}
+
+/// [`tiles`] in the banded order with skipped taps (`BANDED`), or in the plain order with
+/// every tap.
+#[inline(always)]
+unsafe fn tiles_in<V: Lanes, const CB: usize, const R: usize, const BANDED: bool>(
+    job: &Job<'_>,
+    t: Tiles,
+) {
     debug_assert_eq!((CB * V::BLOCKS, R), (t.cb, t.r));
     let conv = job.conv;
     let x = job.x;
@@ -86,8 +113,7 @@ unsafe fn tiles<V: Lanes, const CB: usize, const R: usize>(job: &Job<'_>, t: Til
     } else {
         0
     };
-    let per_slice = job.oh * job.ow;
-    let per_image = job.od * per_slice;
+    let per_image = job.od * job.oh * job.ow;
     let last_pixel = x.n * per_image - 1;
     let out_depth_border = if conv.volumetric { job.border } else { 0 };
     let ob0 = t.group * t.cb;
@@ -98,16 +124,23 @@ unsafe fn tiles<V: Lanes, const CB: usize, const R: usize>(job: &Job<'_>, t: Til
         .as_ptr()
         .wrapping_add(pg * cbn * taps * cib * w_step + jp * LANES);
     let xp = x.data.as_ptr();
-    // The next pixel's image, slice, row and column, stepped one pixel at a time: two
-    // divisions per pixel cost 3–7 % of a narrow layer's time (the width-16 ResNet's stem and
-    // 3×3s).
-    let first = t.first * R;
-    let (mut i, q) = (first / per_image, first % per_image);
-    let (mut oz, q) = (q / per_slice, q % per_slice);
-    let (mut oy, mut ox) = (q / job.ow, q % job.ow);
+    // Pixels in the banded order or the plain one (see `order`). The cursor steps one pixel at
+    // a time: two divisions per pixel cost 3–7 % of a narrow layer's time (the width-16
+    // ResNet's stem and 3×3s).
+    let p = conv.geom.padding;
+    let (outs, ins) = ((job.od, job.oh, job.ow), (x.d, x.h, x.w));
+    let order = if BANDED {
+        PixelOrder::banded(x.n, outs, ins, (kd, k, s, p))
+    } else {
+        PixelOrder::plain(x.n, outs)
+    };
+    let mut c = order.seek(t.first * R);
     for tile in t.first..t.last {
         let mut px = [xp; R];
         let mut out_off = [0usize; R];
+        // The tile's smallest and largest slice, row and column.
+        let mut lo = (usize::MAX, usize::MAX, usize::MAX);
+        let mut hi = (0, 0, 0);
         for r in 0..R {
             if tile * R + r > last_pixel {
                 // Pixels past the end repeat the last one (computed, never stored).
@@ -115,6 +148,7 @@ unsafe fn tiles<V: Lanes, const CB: usize, const R: usize>(job: &Job<'_>, t: Til
                 out_off[r] = out_off[r - 1];
                 continue;
             }
+            let (i, oz, oy, ox) = (c.i, c.z, c.y, c.x);
             px[r] = xp.wrapping_add(
                 i * in_image
                     + (oz * s + origin_d) * in_slice
@@ -125,24 +159,31 @@ unsafe fn tiles<V: Lanes, const CB: usize, const R: usize>(job: &Job<'_>, t: Til
                 + (oz + out_depth_border) * job.out_slice
                 + (oy + job.border) * job.out_row
                 + (ox + job.border) * LANES;
-            ox += 1;
-            if ox == job.ow {
-                ox = 0;
-                oy += 1;
-                if oy == job.oh {
-                    oy = 0;
-                    oz += 1;
-                    if oz == job.od {
-                        oz = 0;
-                        i += 1;
-                    }
-                }
+            if BANDED {
+                lo = (lo.0.min(oz), lo.1.min(oy), lo.2.min(ox));
+                hi = (hi.0.max(oz), hi.1.max(oy), hi.2.max(ox));
             }
+            order.step(&mut c);
         }
+        let window = if BANDED {
+            TapWindow::of_extent(lo, hi, ins, (kd, k, s, p))
+        } else {
+            TapWindow {
+                z: (0, kd),
+                y: (0, k),
+                x: (0, k),
+            }
+        };
         // SAFETY: every pointer below stays inside `x` (border ≥ padding, pixels clamped to
         // the batch) or inside the packed weights.
         let mut acc = [[unsafe { V::zero() }; R]; CB];
-        let mut w = w0;
+        let ((kz0, kz1), (ky0, ky1), (kx0, kx1)) = (window.z, window.y, window.x);
+        let row_values = kx1.saturating_sub(kx0) * cib;
+        // The window's first value in each input block and its first weight; pointers then
+        // step, as per-row index arithmetic cost a 1×1 tile (16 values a row) a few percent.
+        let first_x = kz0 * in_slice + ky0 * in_row + kx0 * cib;
+        let (row_w, slice_w) = (k * cib * w_step, k * k * cib * w_step);
+        let mut block_w = w0.wrapping_add(((kz0 * k + ky0) * k + kx0) * cib * w_step);
         for cb in 0..cbn {
             if k == 1 {
                 // A 1×1 tile reads its pixels from as many planes as there are input blocks,
@@ -154,17 +195,24 @@ unsafe fn tiles<V: Lanes, const CB: usize, const R: usize>(job: &Job<'_>, t: Til
                 }
             }
             // A kernel row's taps are adjacent in both the input row (pixel-major, lanes inside)
-            // and the packed weights (`[ky][kx][lane]`), so one pass over its `k · cib` values
+            // and the packed weights (`[ky][kx][lane]`), so one pass over its taps' values
             // makes the same multiply-adds in the same order as tap by tap, with less loop
-            // overhead (most for the stem, whose input block has 1 or 3 lanes).
-            for kz in 0..kd {
-                for ky in 0..k {
-                    let xo = cb * in_plane + kz * in_slice + ky * in_row;
+            // overhead (most for the stem, whose input block has 1 or 3 lanes). Slices, rows
+            // and columns outside the tile's window only add zero products, and are skipped.
+            let mut slice_x = cb * in_plane + first_x;
+            let mut slice_wp = block_w;
+            for _ in kz0..kz1 {
+                let (mut xo, mut w) = (slice_x, slice_wp);
+                for _ in ky0..ky1 {
                     let xs: [*const f32; R] = std::array::from_fn(|r| px[r].wrapping_add(xo));
-                    unsafe { accumulate::<V, CB, R>(&xs, w, w_step, k * cib, &mut acc) };
-                    w = w.wrapping_add(k * cib * w_step);
+                    unsafe { accumulate::<V, CB, R>(&xs, w, w_step, row_values, &mut acc) };
+                    xo += in_row;
+                    w = w.wrapping_add(row_w);
                 }
+                slice_x += in_slice;
+                slice_wp = slice_wp.wrapping_add(slice_w);
             }
+            block_w = block_w.wrapping_add(kd * slice_w);
         }
         let stored = (last_pixel + 1 - tile * R).min(R);
         let plane = job.out_plane;

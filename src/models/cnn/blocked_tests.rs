@@ -62,8 +62,10 @@ type Case = (usize, usize, usize, usize, usize, usize, usize, usize);
 
 /// ResNet's shapes and awkward ones: 1- and 3-channel inputs, channel counts that are not
 /// multiples of 8, 1×1 maps, stride 2 with odd sizes, and jobs of 2, 4, 9 and 49 pixels (the
-/// AVX-512 back-end's 4- and 7-pixel tiles).
-const CASES: [Case; 13] = [
+/// AVX-512 back-end's 4- and 7-pixel tiles). Batches of 8 or more take the banded pixel order
+/// on every back-end (tiles of corners, edges, interiors; see `order`), with tiles that
+/// straddle regions where a region's pixels are not a multiple of the tile.
+const CASES: [Case; 17] = [
     (2, 1, 9, 11, 8, 3, 1, 1),
     (3, 3, 13, 12, 16, 7, 2, 3),
     (2, 8, 7, 7, 8, 3, 1, 1),
@@ -77,6 +79,10 @@ const CASES: [Case; 13] = [
     (1, 16, 7, 7, 16, 3, 1, 1),
     (1, 8, 3, 3, 32, 1, 1, 0),
     (2, 8, 1, 1, 16, 1, 1, 0),
+    (9, 16, 2, 2, 32, 3, 1, 1),
+    (8, 8, 4, 5, 16, 3, 1, 1),
+    (10, 3, 9, 8, 16, 7, 2, 3),
+    (11, 16, 4, 4, 32, 3, 2, 1),
 ];
 
 #[test]
@@ -142,31 +148,33 @@ fn sixteen_lane_tiles_waste_the_fewest_pixels() {
 
 #[test]
 fn an_image_gets_the_same_bits_alone_in_a_batch_and_at_any_thread_count() {
-    // Large enough (> 2 M multiply-adds) to take the parallel route.
-    let (n, c, h, w, c_out) = (6, 32, 12, 12, 64);
-    let x = values(n * c * h * w, 7);
-    let weight = values(c_out * c * 9, 8);
-    let bias = values(c_out, 9);
-    let conv = PackedConv::pack(&weight, &bias, (c_out, c, 3), (1, 1), LANES).unwrap();
-    let batch = BlockedMap::from_nchw(&x, (n, c, h, w), 1).unwrap();
-    let whole = conv.forward(&batch, None, true, 1).unwrap().to_nchw();
-    let per_image = c_out * h * w;
-    for i in [0, 3, 5] {
-        let one = &x[i * c * h * w..(i + 1) * c * h * w];
-        let alone = BlockedMap::from_nchw(one, (1, c, h, w), 1).unwrap();
-        let got = conv.forward(&alone, None, true, 1).unwrap().to_nchw();
-        assert!(
-            got == whole[i * per_image..(i + 1) * per_image],
-            "image {i}"
-        );
-    }
-    for threads in [1, 3] {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        let got = pool.install(|| conv.forward(&batch, None, true, 1).unwrap().to_nchw());
-        assert!(got == whole, "{threads} threads");
+    // Large enough (> 2 M multiply-adds) to take the parallel route; the batch of 12 on 4×4
+    // maps takes the banded pixel order, each image alone the plain one.
+    for (n, c, h, w, c_out) in [(6, 32, 12, 12, 64), (12, 32, 4, 4, 64)] {
+        let x = values(n * c * h * w, 7);
+        let weight = values(c_out * c * 9, 8);
+        let bias = values(c_out, 9);
+        let conv = PackedConv::pack(&weight, &bias, (c_out, c, 3), (1, 1), LANES).unwrap();
+        let batch = BlockedMap::from_nchw(&x, (n, c, h, w), 1).unwrap();
+        let whole = conv.forward(&batch, None, true, 1).unwrap().to_nchw();
+        let per_image = c_out * h * w;
+        for i in [0, 3, 5, n - 1] {
+            let one = &x[i * c * h * w..(i + 1) * c * h * w];
+            let alone = BlockedMap::from_nchw(one, (1, c, h, w), 1).unwrap();
+            let got = conv.forward(&alone, None, true, 1).unwrap().to_nchw();
+            assert!(
+                got == whole[i * per_image..(i + 1) * per_image],
+                "{h}×{w}, image {i}"
+            );
+        }
+        for threads in [1, 3] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let got = pool.install(|| conv.forward(&batch, None, true, 1).unwrap().to_nchw());
+            assert!(got == whole, "{h}×{w}, {threads} threads");
+        }
     }
 }
 

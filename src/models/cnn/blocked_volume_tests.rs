@@ -57,7 +57,8 @@ fn reference3(
 /// (batch, c_in, (d, h, w), c_out, kernel, stride, padding): the 3-D ResNet's shapes (small
 /// and ImageNet stems, stage transitions, the strided 1×1×1 projection, 2³ maps) and awkward
 /// ones (one-slice volumes, 12 channels, a 3-channel input: three co-registered sequences).
-const CASES: [(usize, usize, Dims3, usize, usize, usize, usize); 9] = [
+/// Batches of 8 or more take the banded pixel order (see `order`).
+const CASES: [(usize, usize, Dims3, usize, usize, usize, usize); 11] = [
     (2, 1, (6, 7, 5), 8, 3, 1, 1),
     (1, 1, (9, 8, 7), 16, 7, 2, 3),
     (2, 16, (5, 6, 4), 32, 3, 2, 1),
@@ -67,6 +68,8 @@ const CASES: [(usize, usize, Dims3, usize, usize, usize, usize); 9] = [
     (1, 12, (4, 4, 4), 12, 3, 1, 1),
     (2, 16, (4, 4, 4), 16, 3, 1, 1),
     (2, 3, (4, 5, 6), 16, 3, 2, 1),
+    (9, 16, (2, 2, 2), 32, 3, 1, 1),
+    (8, 1, (5, 6, 7), 16, 7, 2, 3),
 ];
 
 #[test]

@@ -184,6 +184,11 @@ impl BlockedMap {
                     for (z, src_slice) in src_plane.chunks(h * w).enumerate() {
                         for (y, src_row) in src_slice.chunks(w).enumerate() {
                             let base = map.offset3(ch, z, y, 0);
+                            if cib == 1 {
+                                // One channel per block (a grey-level image): rows are runs.
+                                dst[base..base + w].copy_from_slice(src_row);
+                                continue;
+                            }
                             for (xx, &v) in src_row.iter().enumerate() {
                                 dst[base + xx * cib] = v;
                             }

@@ -127,20 +127,35 @@ impl PixelOrder {
     }
 
     /// The cursor at pixel `p` of the order (past the end when `p` is not below the count).
+    /// Runs once per call of the tile loop, many times a layer at batch 1, so empty bands are
+    /// passed over without computing their regions (the plain order has one region).
+    #[inline]
     pub(super) fn seek(&self, mut p: usize) -> Cursor {
-        for g in 0..27 {
-            let (z0, z1, y0, y1, x0, x1) = self.region(g);
-            let per_image = (z1 - z0) * (y1 - y0) * (x1 - x0);
-            if p < self.n * per_image {
-                let mut c = self.start(g);
-                let q = p % per_image;
-                c.i = p / per_image;
-                c.z = z0 + q / ((y1 - y0) * (x1 - x0));
-                c.y = y0 + q / (x1 - x0) % (y1 - y0);
-                c.x = x0 + q % (x1 - x0);
-                return c;
+        for bz in 0..3 {
+            let dz = self.z[bz + 1] - self.z[bz];
+            if dz == 0 {
+                continue;
             }
-            p -= self.n * per_image;
+            for by in 0..3 {
+                let dy = self.y[by + 1] - self.y[by];
+                if dy == 0 {
+                    continue;
+                }
+                for bx in 0..3 {
+                    let dx = self.x[bx + 1] - self.x[bx];
+                    let per_image = dz * dy * dx;
+                    if p < self.n * per_image {
+                        let mut c = self.start((bz * 3 + by) * 3 + bx);
+                        let q = p % per_image;
+                        c.i = p / per_image;
+                        c.z += q / (dy * dx);
+                        c.y += q / dx % dy;
+                        c.x += q % dx;
+                        return c;
+                    }
+                    p -= self.n * per_image;
+                }
+            }
         }
         self.start(27)
     }

@@ -7,7 +7,7 @@
 //! image on the way in and the pooled `[batch, channels]` features on the way out; the linear
 //! head stays candle's.
 
-use super::blocked::{BlockedMap, PackedConv, Unsplit, batch_pass};
+use super::blocked::{PackedConv, Unsplit, batch_pass};
 use super::conv_plan::{BORDER, PlanConv, PlanSource, input_block, input_map};
 use super::lanes::LANES;
 use candle_core::{Result, Tensor};
@@ -74,15 +74,25 @@ impl BlockedResNet {
             ys = ys.max_pool_3x3_s2(BORDER)?;
         }
         for block in &self.blocks {
-            let shortcut = match &block.downsample {
-                Some(d) => Some(d.forward(&ys, None, false, BORDER)?),
-                None => None,
-            };
             let Some((last, inner)) = block.convs.split_last() else {
                 candle_core::bail!("resnet block without convolutions")
             };
-            let mut inner_ys: Option<BlockedMap> = None;
-            for conv in inner {
+            // The projection and the first inner convolution both read the block's input:
+            // joined, the projection (too small to split) runs beside the convolution's split
+            // instead of before it, a hand-off and a wait fewer at batch 1.
+            let (shortcut, mut inner_ys) = match (&block.downsample, inner.split_first()) {
+                (Some(d), Some((first, _))) => {
+                    let (first_ys, shortcut) = rayon::join(
+                        || first.forward(&ys, None, true, BORDER),
+                        || d.forward(&ys, None, false, BORDER),
+                    );
+                    (Some(shortcut?), Some(first_ys?))
+                }
+                (Some(d), None) => (Some(d.forward(&ys, None, false, BORDER)?), None),
+                (None, _) => (None, None),
+            };
+            let done = usize::from(inner_ys.is_some());
+            for conv in &inner[done..] {
                 let from = inner_ys.as_ref().unwrap_or(&ys);
                 inner_ys = Some(conv.forward(from, None, true, BORDER)?);
             }

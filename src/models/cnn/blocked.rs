@@ -15,6 +15,8 @@
 //!
 //! A register tile holds `CB` output blocks × `R` output pixels; pixels are numbered across
 //! rows (and slices) and images, so 2×2 maps of a batch fill tiles as well as 64×64 maps do.
+//! In a batch they go band by band (corners, edges, interiors of all images; see `order`), and
+//! each tile skips the kernel taps that read only the zero border for all its pixels.
 //! Every output value is accumulated in the same order — input block, (kernel slice,) kernel
 //! row, kernel column, input lane — by lane-wise fused multiply-adds, whatever the tile shape,
 //! back-end ([`Backend`]), thread count or batch composition, so an image's outputs are

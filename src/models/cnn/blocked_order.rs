@@ -10,14 +10,16 @@
 //! each axis, the outputs whose window starts in the border, those whose window fits, and those
 //! whose window ends in the border. Each region (a band per axis) is numbered across all images
 //! of the batch before the next, so at batch 16 the top-left corners of a 2×2 map fill two
-//! whole tiles. A 1×1 convolution without padding has one region: the plain order.
+//! whole tiles. A 1×1 convolution without padding has one region: the plain order. Batches
+//! smaller than half a tile keep the plain order and every tap (`kernel::banded`).
 //!
 //! **No bit changes.** A skipped tap's product is `0 · w = ±0` exactly, and a fused
-//! multiply-add of a zero product returns its accumulator unchanged: the accumulator starts at
-//! `+0` and a sum is `−0` only when both terms are, so it is never `−0`, and `a + (±0) = a` for
-//! every other `a`. Each output keeps the sums of its real taps in their order, whichever tile
-//! computes it. (Folded weights are finite; an infinite weight would have given `0 · ∞ = NaN`
-//! on a border tap.)
+//! multiply-add of a zero product returns its accumulator `a` unchanged for every `a` but `−0`.
+//! The accumulator starts at `+0`, and becomes `−0` only if every product added so far was zero
+//! and one was a negative product too small to represent. So each output keeps the sums of its
+//! real taps in their order, whichever tile computes it, except that such an all-underflow sum
+//! may keep `−0` where it had `+0`, which the bias then absorbs unless it is zero too. (Folded
+//! weights are finite; an infinite weight would have given `0 · ∞ = NaN` on a border tap.)
 
 /// The band boundaries `[0, a, b, out]` of an axis of `out` outputs over `input` values, kernel
 /// `k`, stride `s`, padding `p`: outputs `a..b` read only interior values, outputs before `a`

@@ -79,13 +79,19 @@ impl BlockedResNet {
             };
             // The projection and the first inner convolution both read the block's input:
             // joined, the projection (too small to split) runs beside the convolution's split
-            // instead of before it, a hand-off and a wait fewer at batch 1.
+            // instead of before it, a hand-off and a wait fewer at batch 1. The convolution
+            // goes first, so the idle thread steals the projection (the oldest job). Outside
+            // rayon's pool (a one-thread pool runs the pass on the caller) a join would hand
+            // both to the pool and wait, so they run in turn.
             let (shortcut, mut inner_ys) = match (&block.downsample, inner.split_first()) {
                 (Some(d), Some((first, _))) => {
-                    let (first_ys, shortcut) = rayon::join(
-                        || first.forward(&ys, None, true, BORDER),
-                        || d.forward(&ys, None, false, BORDER),
-                    );
+                    let first_conv = || first.forward(&ys, None, true, BORDER);
+                    let projection = || d.forward(&ys, None, false, BORDER);
+                    let (first_ys, shortcut) = if rayon::current_thread_index().is_some() {
+                        rayon::join(first_conv, projection)
+                    } else {
+                        (first_conv(), projection())
+                    };
                     (Some(shortcut?), Some(first_ys?))
                 }
                 (Some(d), None) => (Some(d.forward(&ys, None, false, BORDER)?), None),

@@ -114,8 +114,7 @@ unsafe fn tiles_in<V: Lanes, const CB: usize, const R: usize, const BANDED: bool
     } else {
         0
     };
-    let per_image = job.od * job.oh * job.ow;
-    let last_pixel = x.n * per_image - 1;
+    let last_pixel = job.pixels() - 1;
     let out_depth_border = if conv.volumetric { job.border } else { 0 };
     let ob0 = t.group * t.cb;
     let (pg, jp) = (ob0 / panel, ob0 % panel);

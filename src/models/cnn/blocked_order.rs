@@ -44,7 +44,8 @@ pub(super) struct PixelOrder {
 }
 
 /// Where a tile's walk through a [`PixelOrder`] is: a region (`g`, 0..27, depth band major),
-/// its bounds, and a pixel inside it.
+/// its bounds, and a pixel inside it. The bounds follow from `g`; they are kept so that
+/// [`PixelOrder::step`], run for every pixel of every tile, compares against registers.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Cursor {
     g: usize,
